@@ -1,0 +1,1 @@
+"""Asterisk Manager Interface: frame codec, typed events and the client wrapper around panoramisk."""

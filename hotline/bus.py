@@ -1,0 +1,65 @@
+"""The event bus: Redis streams carry every event between roles.
+
+Streams, not pub/sub, because a consumer that was away (a console restarted, a websocket that
+reconnected) must get what it missed: it reads on from the last id it saw. Each event is one stream
+entry with a single `data` field holding JSON.
+
+Stream names used across the platform:
+- `calls`              every call-tracker transition (bridge → metrics, console, acd)
+- `agent:<agent_id>`   what one agent's console must show (screen pops, invitations)
+- `supervisors`        alerts and guard actions for shift managers
+- `acd`                agent state changes
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis.asyncio as aioredis
+
+DEFAULT_MAXLEN = 100_000  # approximate trim: streams are a replay window, not the archive
+
+
+def agent_stream(agent_id: str) -> str:
+    return f"agent:{agent_id}"
+
+
+class EventBus:
+    def __init__(self, client: aioredis.Redis, prefix: str = "hotline:") -> None:
+        self.redis = client
+        self.prefix = prefix
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "hotline:") -> EventBus:
+        return cls(aioredis.from_url(url, decode_responses=True), prefix)
+
+    def key(self, stream: str) -> str:
+        return self.prefix + "stream:" + stream
+
+    async def publish(self, stream: str, event: dict[str, Any], maxlen: int = DEFAULT_MAXLEN) -> str:
+        payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
+        return await self.redis.xadd(self.key(stream), {"data": payload}, maxlen=maxlen, approximate=True)
+
+    async def read_since(self, stream: str, last_id: str = "0-0", count: int = 1000) -> list[tuple[str, dict]]:
+        """Entries after `last_id`, without blocking (the replay a reconnecting client asks for)."""
+        rows = await self.redis.xrange(self.key(stream), min=f"({last_id}" if last_id != "0-0" else "-",
+                                       count=count)
+        return [(entry_id, json.loads(fields["data"])) for entry_id, fields in rows]
+
+    async def subscribe(self, streams: dict[str, str], block_ms: int = 1000,
+                        count: int = 500) -> AsyncIterator[tuple[str, str, dict]]:
+        """Yields (stream, id, event) for every entry after the given ids, forever. Use `$` for 'new only'."""
+        cursor = {self.key(name): last for name, last in streams.items()}
+        strip = len(self.prefix + "stream:")
+        while True:
+            reply = await self.redis.xread(cursor, block=block_ms, count=count)
+            for key, entries in reply or []:
+                for entry_id, fields in entries:
+                    cursor[key] = entry_id
+                    yield key[strip:], entry_id, json.loads(fields["data"])
+
+    async def last_id(self, stream: str) -> str:
+        info = await self.redis.xrevrange(self.key(stream), count=1)
+        return info[0][0] if info else "0-0"
