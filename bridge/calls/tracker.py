@@ -1,0 +1,411 @@
+"""The call tracker: turns the AMI event stream into calls and call events.
+
+It reads `Frame` objects straight from the decoder. The hot path stays cheap: the event name is read
+from the frame's first header, events the tracker has no use for (RTCPSent, DeviceStateChange,
+Newstate, most VarSet and Newexten...) are dropped before any dictionary is built.
+
+Calls are keyed by the Uniqueid of the citizen's channel (the channel that came in on the carrier trunk,
+whose Uniqueid is also the Linkedid of every leg derived from it). Agent legs, transfer legs and expert
+seats are found through a channel-name index filled as the queue/dial/conference events name them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from bridge.calls.record import MAX_IVR_PATH, Call, seat_of
+from bridge.calls.state import CallState
+from bridge.threeway.state import ThreeWayMachine, call_id_of_room
+from bridge.transfers.state import TransferMachine, dial_target
+from hotline.ami.frames import Frame
+
+log = logging.getLogger(__name__)
+
+IVR_VARIABLES = {"HOTLINE_CATEGORY": "category", "HOTLINE_PRIORITY": "priority"}
+IVR_APPLICATIONS = frozenset({"AGI"})
+TRANSFERABLE = (CallState.TALKING, CallState.IN_CONFERENCE)
+CITIZEN, AGENT, FAR_END, EXPERT = "citizen", "agent", "far_end", "expert"
+
+Event = dict[str, Any]
+
+
+def _header(frame: Frame, key: str) -> str | None:
+    """One header without building the frame's dictionary (the variable/app sit near the end)."""
+    for k, v in reversed(frame.pairs):
+        if k == key:
+            return v
+    return None
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+
+
+class CallTracker:
+    """`feed(frame, ts)` returns the call events (`call.<transition>`) the frame caused."""
+
+    def __init__(self, trunk_prefixes: Iterable[str] = ("PJSIP/carrier-",), expert_prefixes: Iterable[str] = (
+            "PJSIP/2",), completed_max: int = 10_000) -> None:
+        self.trunk_prefixes = tuple(trunk_prefixes)
+        self.expert_prefixes = tuple(expert_prefixes)
+        self.active: dict[str, Call] = {}
+        self.completed: deque[Call] = deque(maxlen=completed_max)
+        self._channels: dict[str, tuple[Call, str]] = {}
+        self.ignored_transitions = 0
+        self._handlers: dict[str, Callable[[Frame, float], list[Event]]] = {
+            "Newchannel": self._on_newchannel,
+            "VarSet": self._on_varset,
+            "Newexten": self._on_newexten,
+            "AGIExecEnd": self._on_agi_end,
+            "QueueCallerJoin": self._on_queue_join,
+            "QueueCallerAbandon": self._on_queue_abandon,
+            "QueueCallerLeave": self._on_queue_leave,
+            "AgentCalled": self._on_agent_called,
+            "AgentRingNoAnswer": self._on_ring_noanswer,
+            "AgentConnect": self._on_agent_connect,
+            "AgentComplete": self._on_agent_complete,
+            "BridgeEnter": self._on_bridge_enter,
+            "BridgeLeave": self._on_bridge_leave,
+            "DialBegin": self._on_dial_begin,
+            "DialEnd": self._on_dial_end,
+            "BlindTransfer": self._on_blind_transfer,
+            "ConfbridgeStart": self._on_confbridge_start,
+            "ConfbridgeJoin": self._on_confbridge_join,
+            "ConfbridgeLeave": self._on_confbridge_leave,
+            "ConfbridgeEnd": self._on_confbridge_end,
+            "Hangup": self._on_hangup,
+        }
+
+    # ---- entry points ------------------------------------------------------------------------------
+
+    def feed(self, frame: Frame, ts: float) -> list[Event]:
+        pairs = frame.pairs
+        if not pairs:
+            return []
+        key, name = pairs[0]
+        if key != "Event":
+            name = frame.headers.get("Event")  # type: ignore[assignment]
+            if name is None:
+                return []  # a response, not an event
+        handler = self._handlers.get(name)
+        if handler is None:
+            return []
+        try:
+            return handler(frame, ts)
+        except (KeyError, ValueError) as exc:  # a malformed event loses itself, never the tracker
+            log.warning("AMI %s event ignored: %r", name, exc)
+            return []
+
+    def call(self, call_id: str) -> Call | None:
+        if call_id in self.active:
+            return self.active[call_id]
+        return next((c for c in self.completed if c.call_id == call_id), None)
+
+    # ---- helpers -----------------------------------------------------------------------------------
+
+    def _fire(self, call: Call, transition: str, ts: float, target: str | None = None,
+              extra: Event | None = None) -> list[Event]:
+        if not call.machine.fire(transition, target):
+            self.ignored_transitions += 1
+            return []
+        event = {"type": "call." + transition, "call_id": call.call_id, "ts": ts, "state": call.machine.state,
+                 "call": call.snapshot()}
+        if extra:
+            event.update(extra)
+        return [event]
+
+    def _citizen_call(self, frame: Frame) -> Call | None:
+        return self.active.get(frame.headers.get("Uniqueid", ""))
+
+    def _is_trunk(self, channel: str) -> bool:
+        return channel.startswith(self.trunk_prefixes)
+
+    # ---- the IVR -----------------------------------------------------------------------------------
+
+    def _on_newchannel(self, frame: Frame, ts: float) -> list[Event]:
+        h = frame.headers
+        channel = h.get("Channel", "")
+        uid = h.get("Uniqueid", "")
+        if not self._is_trunk(channel) or not uid or uid in self.active:
+            return []
+        call = Call(uid, h.get("Linkedid") or uid, channel, h.get("CallerIDNum", ""), h.get("CallerIDName", ""), ts)
+        self.active[uid] = call
+        self._channels[channel] = (call, CITIZEN)
+        return self._fire(call, "started", ts)
+
+    def _on_varset(self, frame: Frame, ts: float) -> list[Event]:
+        field = IVR_VARIABLES.get(_header(frame, "Variable") or "")
+        if field is None:
+            return []
+        call = self._citizen_call(frame)
+        if call is not None:
+            value: Any = frame.headers.get("Value", "")
+            if field == "priority":
+                value = int(value) if value.lstrip("-").isdigit() else None
+            call.ivr[field] = value or None
+        return []
+
+    def _on_newexten(self, frame: Frame, ts: float) -> list[Event]:
+        if _header(frame, "Application") not in IVR_APPLICATIONS:
+            return []
+        call = self._citizen_call(frame)
+        if call is not None and len(call.ivr["path"]) < MAX_IVR_PATH:
+            call.ivr["path"].append("AGI " + frame.headers.get("AppData", ""))
+        return []
+
+    def _on_agi_end(self, frame: Frame, ts: float) -> list[Event]:
+        call = self._citizen_call(frame)
+        if call is not None and len(call.ivr["path"]) < MAX_IVR_PATH:
+            call.ivr["path"].append(frame.headers.get("Command", ""))
+        return []
+
+    # ---- the queue ---------------------------------------------------------------------------------
+
+    def _on_queue_join(self, frame: Frame, ts: float) -> list[Event]:
+        call = self._citizen_call(frame)
+        if call is None:
+            return []
+        h = frame.headers
+        call.queue = h.get("Queue")
+        call.queued_at = ts
+        call.left_queue = False
+        position = h.get("Position")
+        call.position = int(position) if position and position.isdigit() else None
+        return self._fire(call, "queued", ts)
+
+    def _on_queue_abandon(self, frame: Frame, ts: float) -> list[Event]:
+        call = self._citizen_call(frame)
+        if call is not None:
+            call.abandoned = True
+            call.wait_seconds = _number(frame.headers.get("HoldTime"))
+        return []
+
+    def _on_queue_leave(self, frame: Frame, ts: float) -> list[Event]:
+        call = self._citizen_call(frame)
+        if call is not None:
+            call.left_queue = True
+            if call.wait_seconds is None and call.queued_at is not None and call.answered_at is None:
+                call.wait_seconds = round(ts - call.queued_at, 3)
+        return []
+
+    def _on_agent_called(self, frame: Frame, ts: float) -> list[Event]:
+        call = self._citizen_call(frame)
+        if call is None:
+            return []
+        h = frame.headers
+        agent = seat_of(h.get("Interface") or h.get("DestChannel", ""))
+        leg = h.get("DestChannel", "")
+        call.ringing[agent] = leg
+        if leg:
+            self._channels[leg] = (call, AGENT)
+        if call.queued_at is not None:
+            call.wait_seconds = round(ts - call.queued_at, 3)  # so far: the pop shows how long they waited
+        return self._fire(call, "ringing", ts, extra={"agent": agent})
+
+    def _on_ring_noanswer(self, frame: Frame, ts: float) -> list[Event]:
+        call = self._citizen_call(frame)
+        if call is None:
+            return []
+        h = frame.headers
+        agent = seat_of(h.get("Interface") or h.get("DestChannel", ""))
+        leg = call.ringing.pop(agent, None)
+        if leg:
+            self._channels.pop(leg, None)
+        call.missed_by.append(agent)
+        target = CallState.RINGING if call.ringing else CallState.QUEUED
+        return self._fire(call, "ring_noanswer", ts, target, extra={"agent": agent})
+
+    def _on_agent_connect(self, frame: Frame, ts: float) -> list[Event]:
+        call = self._citizen_call(frame)
+        if call is None:
+            return []
+        h = frame.headers
+        call.agent = seat_of(h.get("Interface") or h.get("DestChannel", ""))
+        call.agent_channel = h.get("DestChannel")
+        for leg in call.ringing.values():
+            if leg != call.agent_channel:
+                self._channels.pop(leg, None)
+        call.ringing.clear()
+        if call.agent_channel:
+            self._channels[call.agent_channel] = (call, AGENT)
+        call.answered_at = ts
+        hold = _number(h.get("HoldTime"))
+        if hold is not None:
+            call.wait_seconds = hold
+        return self._fire(call, "answered", ts, extra={"agent": call.agent})
+
+    def _on_agent_complete(self, frame: Frame, ts: float) -> list[Event]:
+        call = self._citizen_call(frame)
+        if call is None:
+            return []
+        h = frame.headers
+        reason = h.get("Reason")
+        call.release_reason = reason
+        # After a Redirect app_queue keeps counting until the citizen hangs up (redirect110: TalkTime 28 s
+        # of which 26 s with 110), so its TalkTime only counts when the call never left the agent that way.
+        redirected = call.transfer is not None and call.transfer.kind == "redirect"
+        if not redirected:
+            talk = _number(h.get("TalkTime"))
+            if talk is not None:
+                call.talk_seconds = talk
+        return []
+
+    # ---- bridges, dials and transfers --------------------------------------------------------------
+
+    def _on_bridge_enter(self, frame: Frame, ts: float) -> list[Event]:
+        entry = self._channels.get(frame.headers.get("Channel", ""))
+        if entry is not None and entry[1] == CITIZEN:
+            entry[0].bridge = frame.headers.get("BridgeUniqueid")
+        return []
+
+    def _on_bridge_leave(self, frame: Frame, ts: float) -> list[Event]:
+        entry = self._channels.get(frame.headers.get("Channel", ""))
+        if entry is not None and entry[1] == CITIZEN and entry[0].bridge == frame.headers.get("BridgeUniqueid"):
+            entry[0].bridge = None
+        return []
+
+    def _on_dial_begin(self, frame: Frame, ts: float) -> list[Event]:
+        h = frame.headers
+        entry = self._channels.get(h.get("Channel", ""))
+        if entry is None or entry[1] != CITIZEN:
+            return []
+        call = entry[0]
+        transfer = call.transfer
+        if transfer is None:
+            if call.machine.state not in TRANSFERABLE:
+                return []  # the queue ringing its members: not a transfer
+            # A Redirect of the citizen into the transfer context: its Dial is the first sign of it.
+            target = dial_target(h.get("DialString") or h.get("DestExten") or "")
+            transfer = call.transfer = TransferMachine(call.call_id, target, "redirect")
+        if not transfer.fire("dial_begin"):
+            return []
+        transfer.channel = h.get("DestChannel")
+        if transfer.channel:
+            self._channels[transfer.channel] = (call, FAR_END)
+        if transfer.kind == "redirect":
+            return self._fire(call, "transferred", ts, extra={"transfer_to": transfer.target})
+        return []
+
+    def _on_dial_end(self, frame: Frame, ts: float) -> list[Event]:
+        h = frame.headers
+        entry = self._channels.get(h.get("DestChannel", ""))
+        if entry is None or entry[1] != FAR_END:
+            return []
+        transfer = entry[0].transfer
+        if transfer is not None:
+            transfer.fire("dial_answered" if h.get("DialStatus") == "ANSWER" else "dial_failed")
+        return []
+
+    def _on_blind_transfer(self, frame: Frame, ts: float) -> list[Event]:
+        h = frame.headers
+        entry = self._channels.get(h.get("TransfereeChannel", ""))
+        if entry is None or h.get("Result", "Success") != "Success":
+            return []
+        call = entry[0]
+        if entry[1] != CITIZEN or call.transfer is not None:
+            return []
+        call.transfer = TransferMachine(call.call_id, h.get("Extension", ""), "blind")
+        call.transfer.fire("blind_transfer")
+        return self._fire(call, "transferred", ts, extra={"transfer_to": call.transfer.target})
+
+    # ---- three-way conferences ---------------------------------------------------------------------
+
+    def _room_call(self, frame: Frame) -> Call | None:
+        call_id = call_id_of_room(frame.headers.get("Conference", ""))
+        return self.active.get(call_id) if call_id else None
+
+    def _on_confbridge_start(self, frame: Frame, ts: float) -> list[Event]:
+        call = self._room_call(frame)
+        if call is not None and call.threeway is None:
+            call.threeway = ThreeWayMachine(frame.headers["Conference"])
+        return []
+
+    def _role_in_room(self, call: Call, channel: str) -> str:
+        if channel == call.channel:
+            return CITIZEN
+        if channel == call.agent_channel:
+            return AGENT
+        if channel.startswith(self.expert_prefixes):
+            return EXPERT
+        return AGENT  # another agent pulled into the room
+
+    def _on_confbridge_join(self, frame: Frame, ts: float) -> list[Event]:
+        call = self._room_call(frame)
+        if call is None:
+            return []
+        channel = frame.headers.get("Channel", "")
+        if call.threeway is None:
+            call.threeway = ThreeWayMachine(frame.headers["Conference"])
+        role = self._role_in_room(call, channel)
+        seat = seat_of(channel)
+        if role == EXPERT:
+            self._channels[channel] = (call, EXPERT)
+        call.threeway.join(role, channel, seat)
+        call.experts = list(call.threeway.experts)
+        party = {"role": role, "seat": None if role == CITIZEN else seat}
+        return self._fire(call, "conference_joined", ts, extra={"party": party})
+
+    def _on_confbridge_leave(self, frame: Frame, ts: float) -> list[Event]:
+        call = self._room_call(frame)
+        if call is None or call.threeway is None:
+            return []
+        channel = frame.headers.get("Channel", "")
+        role = self._role_in_room(call, channel)
+        call.threeway.leave(role, channel)
+        if role == AGENT and channel == call.agent_channel and call.agent_left_at is None:
+            call.agent_left_at = ts
+        return self._fire(call, "conference_left", ts, CallState.IN_CONFERENCE,
+                          extra={"party": {"role": role, "seat": None if role == CITIZEN else seat_of(channel)}})
+
+    def _on_confbridge_end(self, frame: Frame, ts: float) -> list[Event]:
+        call = self._room_call(frame)
+        if call is not None and call.threeway is not None:
+            call.threeway.fire("conference_ended")
+        return []
+
+    # ---- hang-ups ----------------------------------------------------------------------------------
+
+    def _on_hangup(self, frame: Frame, ts: float) -> list[Event]:
+        h = frame.headers
+        channel = h.get("Channel", "")
+        entry = self._channels.pop(channel, None)
+        if entry is None:
+            return []
+        call, role = entry
+        if role == AGENT:
+            if channel == call.agent_channel and call.agent_left_at is None:
+                call.agent_left_at = ts
+            return []
+        if role != CITIZEN:
+            return []
+        cause = h.get("Cause", "")
+        call.hangup_cause = int(cause) if cause.isdigit() else None
+        call.hangup_text = h.get("Cause-txt")
+        return self._end(call, ts)
+
+    def _end(self, call: Call, ts: float) -> list[Event]:
+        call.ended_at = ts
+        if call.transfer is not None and not call.transfer.finished:
+            call.transfer.fire("hangup")
+        if call.threeway is not None and not call.threeway.finished:
+            call.threeway.fire("citizen_left")
+        if call.talk_seconds is None and call.answered_at is not None:
+            call.talk_seconds = round((call.agent_left_at or ts) - call.answered_at, 3)
+        call.outcome = call.decide_outcome()
+        events = self._fire(call, "ended", ts)
+        self.active.pop(call.call_id, None)
+        for leg in (call.channel, call.agent_channel, *call.ringing.values(),
+                    call.transfer.channel if call.transfer else None):
+            if leg and self._channels.get(leg, (None,))[0] is call:
+                del self._channels[leg]
+        if call.threeway is not None:  # expert seats that stay in the room no longer belong to a live call
+            for leg in [ch for ch, (c, role) in self._channels.items() if c is call]:
+                del self._channels[leg]
+        self.completed.append(call)
+        return events

@@ -1,0 +1,1 @@
+"""Three-way calls: citizen, agent and expert in one ConfBridge room `3w-<call_id>`."""
