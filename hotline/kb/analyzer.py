@@ -1,0 +1,77 @@
+"""Chinese text analysis for the knowledge base: jieba search-mode segmentation, stop words and synonyms.
+
+The same analyzer feeds the index and the queries, so a synonym group collapses to one canonical term on
+both sides (医疗保险 and 医保 are the same term). Synonym words are added to jieba's dictionary so that a
+multi-word synonym such as 住房公积金 is cut as one word before it is mapped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import jieba
+
+jieba.setLogLevel(logging.WARNING)
+
+SYNONYMS_FILE = Path(__file__).with_name("synonyms.txt")
+
+# Function words and question words: frequent in both questions and articles, they only add noise.
+STOP_WORDS = frozenset({
+    "的", "了", "吗", "呢", "吧", "啊", "是", "在", "和", "与", "及", "或", "等", "我",
+    "你", "他", "她", "我们", "你们", "要", "想", "请问", "请", "问", "一下", "怎么", "怎样",
+    "如何", "什么", "哪里", "哪些", "哪个", "多少", "可以", "能", "能否", "需要", "有", "没有",
+    "为什么", "谁", "该", "应该", "这", "那", "这个", "那个", "就", "都", "也", "还", "又",
+    "被", "把", "给", "对", "从", "到", "呀", "哦", "嗯",
+})
+_WORD = re.compile(r"[^\W_]")  # at least one letter, digit or CJK character
+
+
+def load_synonyms(path: Path = SYNONYMS_FILE) -> list[list[str]]:
+    groups = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            words = line.split()
+            if len(words) > 1:
+                groups.append(words)
+    return groups
+
+
+class Analyzer:
+    """Turns text into index terms. One instance per process: jieba's dictionary load costs ~1 s."""
+
+    def __init__(self, synonym_groups: Iterable[list[str]] | None = None) -> None:
+        groups = load_synonyms() if synonym_groups is None else list(synonym_groups)
+        self._tokenizer = jieba.Tokenizer()
+        self._canonical: dict[str, str] = {}
+        for words in groups:
+            for word in words:
+                # A word in two groups keeps its first group: the file is read top-down.
+                self._canonical.setdefault(word.lower(), words[0].lower())
+                self._tokenizer.add_word(word, freq=2000)
+        self._tokenizer.initialize()
+
+    def canonical(self, word: str) -> str:
+        return self._canonical.get(word, word)
+
+    def terms(self, text: str) -> list[str]:
+        """Index terms in text order (with repeats, for term frequencies)."""
+        out = []
+        for token in self._tokenizer.cut_for_search(text or ""):
+            token = token.strip().lower()
+            if not token or token in STOP_WORDS or not _WORD.search(token):
+                continue
+            out.append(self._canonical.get(token, token))
+        return out
+
+    def query_terms(self, text: str) -> list[str]:
+        """Distinct terms of a query, in first-seen order."""
+        return list(dict.fromkeys(self.terms(text)))
+
+    def surface_words(self, text: str) -> list[str]:
+        """The query's own words (not canonicalised), longest first: used to place the snippet."""
+        words = {t.strip() for t in self._tokenizer.cut(text or "")}
+        return sorted((w for w in words if w and w not in STOP_WORDS and _WORD.search(w)), key=len, reverse=True)

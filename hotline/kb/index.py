@@ -1,0 +1,221 @@
+"""The in-memory search index: BM25F over two fields (title, body) with incremental updates.
+
+Why our own index rather than rank-bm25: rank-bm25 scores every document for every query term (a pass over
+the whole corpus per term) and cannot add or drop one document without rebuilding. Here postings are kept
+per term; a query touches only the documents that contain its terms, with numpy doing the accumulation.
+(bench/kb_search.py measures both.)
+
+Filtering (category, unit, validity dates) happens at query time on per-document arrays, so an article
+that expires needs no index change: it simply stops matching `effective_from <= now < effective_until`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from hotline.kb.analyzer import Analyzer
+
+_NO_CODE = -1
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedArticle:
+    """What the index keeps of an article (only published articles are indexed)."""
+
+    article_id: int
+    title: str
+    body: str
+    category: str
+    owner_unit: str
+    article_type: str
+    effective_from: float = -math.inf  # epoch seconds
+    effective_until: float = math.inf
+    popularity: int = 0  # times used to answer a call: orders the screen pop when there is no query text
+
+
+class _Codes:
+    """Interns strings (categories, units) as small integers for the numpy filter arrays."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, int] = {}
+
+    def code(self, value: str) -> int:
+        return self._codes.setdefault(value, len(self._codes))
+
+    def lookup(self, value: str) -> int:
+        return self._codes.get(value, _NO_CODE)
+
+
+class SearchIndex:
+    def __init__(self, analyzer: Analyzer, *, title_weight: float = 3.0, k1: float = 1.2, b: float = 0.75,
+                 capacity: int = 1024) -> None:
+        self.analyzer = analyzer
+        self.title_weight = title_weight
+        self.k1 = k1
+        self.b = b
+        self._categories = _Codes()
+        self._units = _Codes()
+        self._slot_of: dict[int, int] = {}
+        self._docs: list[IndexedArticle | None] = []
+        self._doc_terms: list[tuple[str, ...]] = []
+        self._free: list[int] = []
+        self._postings: dict[str, dict[int, tuple[int, int]]] = {}  # term -> slot -> (tf in title, tf in body)
+        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # term -> (slots, BM25F impacts)
+        self._title_total = 0
+        self._body_total = 0
+        self._alloc(capacity)
+
+    # -- storage -----------------------------------------------------------------------------------------
+
+    def _alloc(self, capacity: int) -> None:
+        def grow(old: np.ndarray | None, dtype: type, fill: float) -> np.ndarray:
+            new = np.full(capacity, fill, dtype=dtype)
+            if old is not None:
+                new[: len(old)] = old
+            return new
+
+        get = self.__dict__.get
+        self._alive = grow(get("_alive"), np.bool_, False)
+        self._cat = grow(get("_cat"), np.int32, _NO_CODE)
+        self._unit = grow(get("_unit"), np.int32, _NO_CODE)
+        self._from = grow(get("_from"), np.float64, -math.inf)
+        self._until = grow(get("_until"), np.float64, math.inf)
+        self._popularity = grow(get("_popularity"), np.float64, 0)
+        self._title_len = grow(get("_title_len"), np.int32, 0)
+        self._body_len = grow(get("_body_len"), np.int32, 0)
+        self._capacity = capacity
+
+    def __len__(self) -> int:
+        return len(self._slot_of)
+
+    def __contains__(self, article_id: int) -> bool:
+        return article_id in self._slot_of
+
+    def get(self, article_id: int) -> IndexedArticle | None:
+        slot = self._slot_of.get(article_id)
+        return None if slot is None else self._docs[slot]
+
+    def upsert(self, doc: IndexedArticle) -> None:
+        self.remove(doc.article_id)
+        if self._free:
+            slot = self._free.pop()
+        else:
+            slot = len(self._docs)
+            if slot >= self._capacity:
+                self._alloc(self._capacity * 2)
+            self._docs.append(None)
+            self._doc_terms.append(())
+        title_terms = Counter(self.analyzer.terms(doc.title))
+        body_terms = Counter(self.analyzer.terms(doc.body))
+        terms = tuple(set(title_terms) | set(body_terms))
+        for term in terms:
+            self._postings.setdefault(term, {})[slot] = (title_terms.get(term, 0), body_terms.get(term, 0))
+            self._cache.pop(term, None)
+        title_len, body_len = sum(title_terms.values()), sum(body_terms.values())
+        self._title_total += title_len
+        self._body_total += body_len
+        self._slot_of[doc.article_id] = slot
+        self._docs[slot] = doc
+        self._doc_terms[slot] = terms
+        self._alive[slot] = True
+        self._cat[slot] = self._categories.code(doc.category)
+        self._unit[slot] = self._units.code(doc.owner_unit)
+        self._from[slot] = doc.effective_from
+        self._until[slot] = doc.effective_until
+        self._popularity[slot] = doc.popularity
+        self._title_len[slot] = title_len
+        self._body_len[slot] = body_len
+
+    def remove(self, article_id: int) -> bool:
+        slot = self._slot_of.pop(article_id, None)
+        if slot is None:
+            return False
+        for term in self._doc_terms[slot]:
+            postings = self._postings[term]
+            del postings[slot]
+            if not postings:
+                del self._postings[term]
+            self._cache.pop(term, None)
+        self._title_total -= int(self._title_len[slot])
+        self._body_total -= int(self._body_len[slot])
+        self._docs[slot] = None
+        self._doc_terms[slot] = ()
+        self._alive[slot] = False
+        self._free.append(slot)
+        return True
+
+    # -- scoring -----------------------------------------------------------------------------------------
+
+    def _impacts(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-document BM25F saturation for one term, computed once and kept until the term changes.
+        Average lengths drift as documents come and go; the cached values use those of their build time,
+        which moves scores by a fraction of a percent between rebuilds."""
+        cached = self._cache.get(term)
+        if cached is not None:
+            return cached
+        postings = self._postings.get(term)
+        if not postings:
+            return None
+        n = max(1, len(self._slot_of))
+        avg_title = max(1.0, self._title_total / n)
+        avg_body = max(1.0, self._body_total / n)
+        slots = np.fromiter(postings.keys(), dtype=np.int64, count=len(postings))
+        tfs = np.array(list(postings.values()), dtype=np.float64).reshape(-1, 2)
+        norm_title = 1 - self.b + self.b * self._title_len[slots] / avg_title
+        norm_body = 1 - self.b + self.b * self._body_len[slots] / avg_body
+        tf = self.title_weight * tfs[:, 0] / norm_title + tfs[:, 1] / norm_body
+        impacts = tf * (self.k1 + 1) / (self.k1 + tf)
+        self._cache[term] = (slots, impacts)
+        return slots, impacts
+
+    def _idf(self, term: str) -> float:
+        n = len(self._slot_of)
+        df = len(self._postings.get(term, ()))
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def _filter_mask(self, now: float, category: str | None, unit: str | None) -> np.ndarray:
+        size = len(self._docs)
+        mask = self._alive[:size] & (self._from[:size] <= now) & (now < self._until[:size])
+        if category is not None:
+            mask &= self._cat[:size] == self._categories.lookup(category)
+        if unit is not None:
+            mask &= self._unit[:size] == self._units.lookup(unit)
+        return mask
+
+    def _top(self, scores: np.ndarray, mask: np.ndarray, limit: int) -> list[tuple[IndexedArticle, float]]:
+        candidates = np.flatnonzero(mask)
+        if len(candidates) == 0 or limit <= 0:
+            return []
+        values = scores[candidates]
+        if len(candidates) > limit:
+            part = np.argpartition(-values, limit - 1)[:limit]
+            candidates, values = candidates[part], values[part]
+        # Best score first; equal scores: the lower article id (older, stable) first.
+        order = sorted(range(len(candidates)),
+                       key=lambda i: (-values[i], self._docs[candidates[i]].article_id))  # type: ignore[union-attr]
+        return [(self._docs[candidates[i]], float(values[i])) for i in order]  # type: ignore[misc]
+
+    def search(self, query: str, *, now: float, category: str | None = None, unit: str | None = None,
+               limit: int = 10) -> list[tuple[IndexedArticle, float]]:
+        """Best `limit` valid articles for the query, as (article, BM25F score), best first."""
+        terms = self.analyzer.query_terms(query)
+        size = len(self._docs)
+        if not terms or size == 0:
+            return []
+        scores = np.zeros(size, dtype=np.float64)
+        for term in terms:
+            impacts = self._impacts(term)
+            if impacts is not None:
+                slots, values = impacts
+                scores[slots] += self._idf(term) * values
+        mask = self._filter_mask(now, category, unit) & (scores > 0)
+        return self._top(scores, mask, limit)
+
+    def popular(self, *, now: float, category: str | None = None, limit: int = 5) -> list[tuple[IndexedArticle, float]]:
+        """The most used valid articles (a screen pop without query text)."""
+        size = len(self._docs)
+        return self._top(self._popularity[:size].copy(), self._filter_mask(now, category, None), limit)
