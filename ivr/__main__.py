@@ -1,0 +1,3 @@
+from ivr.app import main
+
+main()

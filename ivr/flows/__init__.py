@@ -1,0 +1,1 @@
+"""The IVR call flows, one module each; `ivr.app.build_routes` maps FastAGI script names to them."""

@@ -1,0 +1,74 @@
+"""Queue announcements and the callback offer (script `queue-announce`, argument: the queue name).
+
+The dialplan runs it between spells in app_queue: `Queue(q,t,,,${HOTLINE_ANNOUNCE_INTERVAL})`, then this
+script, then back into the queue at `${HOTLINE_QUEUE_POSITION}` unless `${HOTLINE_CALLBACK}` is 1. Position
+and expected wait come from the Redis keys acd/ maintains (ivr/keys.py). When the wait is long the caller
+may ask to be called back keeping their turn: the request is stored with their original queue time."""
+
+from __future__ import annotations
+
+from ivr.flows.base import FlowContext
+from ivr.schemas import QueueWait
+from ivr.speech import minutes_pieces, number_pieces
+from ivr.state import Machine, check_table, run_machine
+
+TRANSITIONS = {
+    "announce": {"long_wait": "offer_callback", "short_wait": "keep_waiting", "position_unknown": "keep_waiting"},
+    "offer_callback": {"key_accept": "callback_booked", "wrong_key": "keep_waiting", "silence": "keep_waiting"},
+}
+FINALS = frozenset({"keep_waiting", "callback_booked"})
+check_table(TRANSITIONS, FINALS)
+
+
+class QueueAnnounceFlow:
+    def __init__(self, ctx: FlowContext, queue: str) -> None:
+        self.ctx = ctx
+        self.queue = queue
+        self.machine = Machine("queue_announce", TRANSITIONS, "announce", FINALS)
+        self.wait = QueueWait(None, None, None)
+
+    async def run(self) -> str:
+        outcome = "hangup"
+        try:
+            await self.ctx.set("HOTLINE_ANNOUNCE_INTERVAL", self.ctx.config.announce_interval)
+            outcome = await run_machine(self.machine, {"announce": self.on_announce,
+                                                       "offer_callback": self.on_offer_callback,
+                                                       "callback_booked": self.on_callback_booked})
+            return outcome
+        finally:
+            self.ctx.log_path(self.machine, outcome)
+
+    async def on_announce(self) -> str:
+        self.wait = await self.ctx.services.expected_wait(self.queue, self.ctx.call_id)
+        if self.wait.position is None:
+            await self.ctx.say(["queue_hold"])
+            return "position_unknown"
+        await self.ctx.set("HOTLINE_QUEUE_POSITION", self.wait.position)
+        ahead = self.wait.position - 1
+        pieces = ["queue_ahead", *number_pieces(ahead), "queue_people"]
+        if self.wait.expected_seconds:
+            pieces += ["queue_expected", *minutes_pieces(self.wait.expected_seconds)]
+        await self.ctx.say(pieces)
+        long = (self.wait.expected_seconds or 0) >= self.ctx.config.callback_after_seconds
+        return "long_wait" if long else "short_wait"
+
+    async def on_offer_callback(self) -> str:
+        digit = await self.ctx.say(["callback_offer"], "0123456789*#")
+        if digit is None:
+            digit = await self.ctx.session.wait_for_digit(self.ctx.config.callback_wait_ms)
+        if digit is None:
+            return "silence"
+        return "key_accept" if digit == "1" else "wrong_key"
+
+    async def on_callback_booked(self) -> str:
+        callback_id = await self.ctx.services.request_callback(
+            call_id=self.ctx.call_id, number=self.ctx.session.caller_number, queue=self.queue, wait=self.wait)
+        await self.ctx.set("HOTLINE_CALLBACK", 1)
+        await self.ctx.set("HOTLINE_CALLBACK_ID", callback_id)
+        await self.ctx.say(["callback_booked"])
+        return ""
+
+
+async def queue_announce_route(ctx: FlowContext) -> None:
+    queue = ctx.session.args[0] if ctx.session.args and ctx.session.args[0] else ctx.config.queue
+    await QueueAnnounceFlow(ctx, queue).run()
