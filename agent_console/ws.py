@@ -1,0 +1,169 @@
+"""The console websocket `/ws`: screen pops and alerts, with replay after a reconnect.
+
+Protocol (JSON text frames):
+  server → {"type": "welcome", "stream", "role", "agent_id", "heartbeat_seconds"}
+  client → {"type": "resume", "last_id": "<stream id>" | null}   (first message; may be sent again)
+  server → {"type": "event", "stream", "id", "event"}            (every entry after last_id, then live ones)
+  server → {"type": "heartbeat", "ts", "last_id"}                (every heartbeat_seconds)
+  client → {"type": "ping"}  → server {"type": "pong", "ts"}
+  server → {"type": "error", "code", "message"}                  (bad client frame; connection stays open)
+A null last_id replays the last REPLAY_WINDOW_SECONDS, so a pop that arrived while the page loaded is
+not lost. The stream is chosen from the session (never from the client): a pop never reaches another seat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, WebSocket, WebSocketException
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from hotline.bus import EventBus, agent_stream
+from hotline.security import Principal, Role
+
+from .masking import for_principal
+
+MAX_CLIENT_MESSAGE = 4096
+REPLAY_WINDOW_SECONDS = 120
+STREAM_ID_RE = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
+CLOSE_FORBIDDEN = 4403
+CLOSE_SESSION_ENDED = 4401
+
+
+def ws_roles(*roles: Role):  # type: ignore[no-untyped-def]
+    """Websocket counterpart of `require_roles` (FastAPI gives websocket dependencies no Request)."""
+    allowed = frozenset(roles)
+
+    def dependency(websocket: WebSocket) -> Principal:
+        principal = getattr(websocket.state, "principal", None)
+        if principal is None:
+            raise WebSocketException(CLOSE_SESSION_ENDED, "login required")
+        if principal.role not in allowed:
+            raise WebSocketException(CLOSE_FORBIDDEN, f"role {principal.role} may not do this")
+        return principal
+
+    dependency.allowed_roles = allowed  # type: ignore[attr-defined]
+    return dependency
+
+
+def stream_for(principal: Principal) -> str:
+    if principal.role in (Role.agent, Role.expert):
+        if not principal.agent_id:
+            raise WebSocketException(CLOSE_FORBIDDEN, "this account has no seat")
+        return agent_stream(principal.agent_id)
+    return "supervisors"
+
+
+router = APIRouter()
+WS_ROLES = ws_roles(Role.agent, Role.expert, Role.supervisor, Role.admin)
+
+
+@router.websocket("/ws")
+async def console_socket(websocket: WebSocket, principal: Annotated[Principal, Depends(WS_ROLES)]) -> None:
+    stream = stream_for(principal)
+    await ConsoleSocket(websocket, principal, stream).run()
+
+
+class ConsoleSocket:
+    def __init__(self, websocket: WebSocket, principal: Principal, stream: str) -> None:
+        self.ws = websocket
+        self.principal = principal
+        self.stream = stream
+        app_state = websocket.app.state
+        self.bus: EventBus = app_state.bus
+        self.store = app_state.session_store
+        self.heartbeat_seconds: float = app_state.heartbeat_seconds
+        self.block_ms: int = app_state.ws_block_ms
+        self.token: str | None = websocket.state.session_token
+        self.last_sent: str | None = None
+        self.reader: asyncio.Task[None] | None = None
+        self.send_lock = asyncio.Lock()
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        async with self.send_lock:
+            if self.ws.application_state == WebSocketState.CONNECTED:
+                await self.ws.send_text(json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str))
+
+    async def error(self, code: str, message: str) -> None:
+        await self.send({"type": "error", "code": code, "message": message})
+
+    async def run(self) -> None:
+        await self.ws.accept()
+        await self.send({"type": "welcome", "stream": self.stream, "role": self.principal.role.value,
+                         "agent_id": self.principal.agent_id, "heartbeat_seconds": self.heartbeat_seconds})
+        heartbeat = asyncio.create_task(self._heartbeats())
+        try:
+            await self._receive_loop()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            for task in (heartbeat, self.reader):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+
+    async def _receive_loop(self) -> None:
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                await self.error("binary_refused", "只接受 JSON 文本帧 (text frames only)")
+                continue
+            if len(text.encode()) > MAX_CLIENT_MESSAGE:
+                await self.error("too_large", f"消息过长 (at most {MAX_CLIENT_MESSAGE} bytes)")
+                continue
+            try:
+                frame = json.loads(text)
+            except ValueError:
+                await self.error("bad_json", "消息不是合法 JSON (not valid JSON)")
+                continue
+            if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+                await self.error("bad_frame", "消息须为带 type 字段的 JSON 对象 (object with a type)")
+                continue
+            await self._handle(frame)
+
+    async def _handle(self, frame: dict[str, Any]) -> None:
+        kind = frame["type"]
+        if kind == "ping":
+            await self.send({"type": "pong", "ts": time.time()})
+        elif kind == "resume":
+            last_id = frame.get("last_id")
+            if last_id is None:
+                last_id = f"{max(0, int(time.time() * 1000) - REPLAY_WINDOW_SECONDS * 1000)}-0"
+            elif not isinstance(last_id, str) or not STREAM_ID_RE.match(last_id):
+                await self.error("bad_last_id", "last_id 格式应为 '<毫秒>-<序号>' (e.g. 1700000000000-0)")
+                return
+            self._start_reader(last_id)
+        else:
+            await self.error("unknown_type", f"未知消息类型 (unknown type {kind[:40]!r})")
+
+    def _start_reader(self, last_id: str) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+        self.reader = asyncio.create_task(self._read(last_id))
+
+    async def _read(self, last_id: str) -> None:
+        """Replay and live delivery in one: XREAD from `last_id` returns what was missed, then blocks."""
+        async for _stream, entry_id, event in self.bus.subscribe({self.stream: last_id}, block_ms=self.block_ms):
+            await self.send({"type": "event", "stream": self.stream, "id": entry_id,
+                             "event": for_principal(event, self.principal)})
+            self.last_sent = entry_id
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            # the session may have ended (logout, expiry) while the socket stayed open
+            if self.token is None or await self.store.load(self.token, touch=False) is None:
+                await self.error("session_ended", "会话已结束，请重新登录 (session ended)")
+                with contextlib.suppress(Exception):
+                    await self.ws.close(CLOSE_SESSION_ENDED, "session ended")
+                return
+            await self.send({"type": "heartbeat", "ts": time.time(), "last_id": self.last_sent})
