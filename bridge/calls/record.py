@@ -8,6 +8,7 @@ from bridge.calls.state import CallMachine, CallState
 from bridge.threeway.state import ThreeWayMachine
 from bridge.transfers.state import TransferMachine
 
+CITIZEN, AGENT, FAR_END, EXPERT = "citizen", "agent", "far_end", "expert"  # roles of channels in a call
 MAX_IVR_PATH = 64  # AGI commands kept per call: a looping IVR must not grow a call without bound
 
 

@@ -16,7 +16,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bridge.calls.record import MAX_IVR_PATH, Call, seat_of
+from bridge.calls.record import AGENT, CITIZEN, EXPERT, FAR_END, MAX_IVR_PATH, Call, seat_of
+from bridge.calls.resync import rebuild
 from bridge.calls.state import CallState
 from bridge.threeway.state import ThreeWayMachine, call_id_of_room
 from bridge.transfers.state import TransferMachine, dial_target
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 IVR_VARIABLES = {"HOTLINE_CATEGORY": "category", "HOTLINE_PRIORITY": "priority"}
 IVR_APPLICATIONS = frozenset({"AGI"})
 TRANSFERABLE = (CallState.TALKING, CallState.IN_CONFERENCE)
-CITIZEN, AGENT, FAR_END, EXPERT = "citizen", "agent", "far_end", "expert"
 
 Event = dict[str, Any]
 
@@ -101,6 +101,22 @@ class CallTracker:
         except (KeyError, ValueError) as exc:  # a malformed event loses itself, never the tracker
             log.warning("AMI %s event ignored: %r", name, exc)
             return []
+
+    def resync(self, frames: Iterable[Frame], ts: float) -> list[Event]:
+        """Rebuild the live calls from a snapshot taken after a (re)connect.
+
+        `frames` are the `CoreShowChannel` events of `CoreShowChannels` and the `QueueEntry` events of
+        `QueueStatus` (other frames are skipped). Calls missing from the tracker are created and brought to
+        the state the channel shows; tracked calls whose channel is gone ended while we were away.
+        """
+        channels, waits = [], {}
+        for frame in frames:
+            name = frame.event
+            if name == "CoreShowChannel":
+                channels.append(frame.headers)
+            elif name == "QueueEntry":
+                waits[frame.headers.get("Uniqueid") or frame.headers.get("Channel", "")] = frame.headers
+        return rebuild(self, channels, waits, ts)
 
     def call(self, call_id: str) -> Call | None:
         if call_id in self.active:
