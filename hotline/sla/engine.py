@@ -122,6 +122,24 @@ class DeadlineEngine:
         return replace(deadline, due_at=due, provisional=provisional or deadline.provisional,
                        rule=ext.article, extensions=deadline.extensions + 1)
 
+    def recompute(self, kind: str, category: Category | str, urgency: Urgency | str, anchor_at: dt.datetime,
+                  extensions: int = 0) -> Deadline | None:
+        """A stored deadline again, from its anchor and the extensions granted, on today's calendar (after a
+        year was loaded). None when the policy no longer has the rule. For a deadline anchored on another
+        deadline ("due:accept"), recompute that one first and pass its new due as `anchor_at`."""
+        rule = self.rule(kind, category, urgency)
+        if rule is None:
+            return None
+        due, provisional = self.add(anchor_at, rule.within)
+        deadline = Deadline(kind, due, provisional, rule.article, local(anchor_at), rule.label)
+        ext = rule.extension
+        for _ in range(min(extensions, ext.max_count if ext else 0)):
+            assert ext is not None
+            due, more = self.add(due, ext.add) if ext.add else self.add(anchor_at, ext.extend_to)  # type: ignore[arg-type]
+            deadline = replace(deadline, due_at=due, provisional=deadline.provisional or more, rule=ext.article,
+                               extensions=deadline.extensions + 1)
+        return deadline
+
     def next_progress_report(self, category: Category | str, urgency: Urgency | str,
                              reported_at: dt.datetime) -> Deadline | None:
         """After a progress report on a long case, when the next one is due (None: not required)."""
