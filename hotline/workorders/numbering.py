@@ -1,0 +1,27 @@
+"""Readable work-order numbers: local date plus a per-day sequence (20261121-000123).
+
+One upsert that returns the new value, in the same syntax on SQLite (3.35+) and PostgreSQL: the row
+lock (PostgreSQL) or the write lock (SQLite) serialises concurrent creators, so no two orders ever
+get the same number and a rolled-back order gives its number back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the day on a number is the hotline's day, not UTC's
+
+_NEXT = text(
+    "INSERT INTO order_sequences (day, last) VALUES (:day, 1) "
+    "ON CONFLICT (day) DO UPDATE SET last = order_sequences.last + 1 RETURNING last"
+)
+
+
+def next_number(session: Session, now: datetime) -> str:
+    day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
+    seq = session.execute(_NEXT, {"day": day}).scalar_one()
+    return f"{day}-{seq:06d}"

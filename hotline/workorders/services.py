@@ -1,0 +1,393 @@
+"""Work-order logic without HTTP: creation, transitions, deadlines, the overdue scan."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from hotline.audit.services import actor_name
+from hotline.domain import Category, Channel, OrderStatus, Urgency
+from hotline.history.matching import DEFAULT_POLICY, MatchPolicy, same_matter
+from hotline.outbox.services import enqueue
+from hotline.security import Principal
+from hotline.sla import AlertLevel, DeadlineEngine, evaluate
+from hotline.sla import ExtensionRefused as SlaExtensionRefused
+from hotline.units.models import Unit
+from hotline.workorders.deadlines import as_sla, compute_for, thresholds
+from hotline.workorders.models import (
+    ALERT_NONE,
+    ALERT_RED,
+    OrderCall,
+    OrderDeadline,
+    OrderKbArticle,
+    OrderTransition,
+    OrderUnit,
+    WorkOrder,
+)
+from hotline.workorders.numbering import next_number
+from hotline.workorders.state import InvalidTransition, OrderEvent, next_status
+
+ACCEPT = "accept"  # the first history row (None → accepted)
+CLOSED = frozenset({OrderStatus.completed, OrderStatus.revisited, OrderStatus.archived, OrderStatus.terminal})
+# Which events meet which deadline kinds (kinds of hotline/sla/policies/*.yaml); the rest (complete, result,
+# reply, ...) are met when the order is closed.
+MET_BY: dict[str, frozenset[str]] = {
+    "register": frozenset({ACCEPT}),
+    "dispatch": frozenset({OrderEvent.dispatch, OrderEvent.answer_on_call}),
+    "sign": frozenset({OrderEvent.sign, OrderEvent.return_to_hotline}),
+    "return": frozenset({OrderEvent.sign, OrderEvent.start_handling, OrderEvent.return_to_hotline}),
+    "accept": frozenset({OrderEvent.start_handling, OrderEvent.return_to_hotline}),
+    "initial_response": frozenset({OrderEvent.sign, OrderEvent.start_handling, OrderEvent.return_to_hotline,
+                                   OrderEvent.complete}),
+    "filing_decision": frozenset({OrderEvent.start_handling, OrderEvent.complete}),
+}
+REPEAT_WINDOW = timedelta(days=30)
+
+
+class OrderNotFound(LookupError):
+    pass
+
+
+class OrderConflict(RuntimeError):
+    """Someone else changed the order in between (optimistic locking on `version`)."""
+
+
+class ExtensionRefused(InvalidTransition):
+    pass
+
+
+@dataclass
+class NewOrder:
+    category: Category
+    content: str
+    channel: Channel = Channel.phone
+    urgency: Urgency = Urgency.normal
+    caller_name: str | None = None
+    caller_number: str | None = None
+    caller_personal: dict[str, Any] | None = None
+    confidential: bool = False
+    location: str | None = None
+    lead_unit_id: int | None = None
+    co_unit_ids: Sequence[int] = ()
+    call_ids: Sequence[str] = ()
+    kb_article_ids: Sequence[int] = ()
+    answer: str | None = None  # set: answered from the KB on the call, closed on the spot (即时办结)
+    agent_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _record(session: Session, order: WorkOrder, event: str, from_status: str | None, to_status: str,
+            actor: str, at: datetime, note: str | None, unit_id: int | None = None) -> OrderTransition:
+    row = OrderTransition(event=event, from_status=from_status, to_status=to_status, actor=actor, at=at,
+                          note=note, unit_id=unit_id)
+    order.transitions.append(row)
+    session.add(row)
+    return row
+
+
+def _province_payload(order: WorkOrder, event: str, at: datetime) -> dict[str, Any]:
+    """What the provincial platform receives (Ziyang art. 20); confidential callers stay here
+    (Foshan art. 60(2): confidential matters travel only through the designated channel)."""
+    payload: dict[str, Any] = {
+        "number": order.number, "event": event, "at": at.isoformat(), "status": order.status,
+        "channel": order.channel, "category": order.category, "urgency": order.urgency,
+        "content": order.content, "location": order.location, "confidential": order.confidential,
+        "units": [{"unit_id": u.unit_id, "role": u.role} for u in order.units],
+    }
+    if not order.confidential:
+        payload.update(caller_name=order.caller_name, caller_number=order.caller_number)
+    return payload
+
+
+def _outbox(session: Session, order: WorkOrder, event: str, at: datetime) -> None:
+    enqueue(session, f"order.{event}", f"{order.number}:{event}:{uuid.uuid4().hex[:12]}",
+            _province_payload(order, event, at), now=at)
+
+
+def _refresh_deadlines(engine: DeadlineEngine, order: WorkOrder, *, met_kinds: frozenset[str] = frozenset()) -> None:
+    """Store what the engine says now. A clock that restarted (new anchor: re-dispatch, redo) replaces the
+    old row; a clock already running keeps its row, so an extension or a met deadline stays as it was."""
+    existing = {d.kind: d for d in order.deadlines}
+    for kind, d in compute_for(engine, order).items():
+        row = existing.get(kind)
+        if row is None:
+            order.deadlines.append(OrderDeadline(kind=kind, anchor_at=d.anchor_at, due_at=d.due_at,
+                                                 provisional=d.provisional, rule=d.rule, extensions=0,
+                                                 alert_level=ALERT_NONE, met_at=None))
+        elif row.anchor_at != d.anchor_at and kind not in met_kinds:
+            row.anchor_at, row.due_at, row.provisional, row.rule = d.anchor_at, d.due_at, d.provisional, d.rule
+            row.met_at, row.extensions, row.alert_level = None, 0, ALERT_NONE
+
+
+def find_repeat_of(session: Session, number: str | None, category: str, content: str, location: str | None,
+                   now: datetime, window: timedelta = REPEAT_WINDOW,
+                   policy: MatchPolicy = DEFAULT_POLICY) -> WorkOrder | None:
+    """The newest earlier order of the same caller on the same matter; a 终结件 always counts,
+    whatever its age (Ziyang art. 15: the unit's standard reply stands)."""
+    if not number:
+        return None
+    stmt = (select(WorkOrder).where(WorkOrder.caller_number == number, WorkOrder.category == category,
+                                    WorkOrder.created_at <= now)
+            .order_by(WorkOrder.created_at.desc()).limit(200))
+    for old in session.scalars(stmt):
+        recent = old.created_at >= now - window
+        if (recent or old.status == OrderStatus.terminal) and same_matter(
+                category, content, location, old.category, old.content, old.location, policy):
+            return old
+    return None
+
+
+def create_order(session: Session, engine: DeadlineEngine, actor: Principal | str, data: NewOrder,
+                 now: datetime | None = None) -> WorkOrder:
+    """Accept (受理) an order; with `data.answer` it is closed on the spot (Ziyang art. 12, Foshan art. 27)."""
+    now = now or datetime.now(UTC)
+    who = actor_name(actor)
+    category, urgency, channel = Category(data.category), Urgency(data.urgency), Channel(data.channel)
+    if not data.content or not data.content.strip():
+        raise ValueError("content must not be empty")
+    if data.answer is not None and category != Category.consult:
+        raise ValueError("only a consultation can be closed on the call (即时办结, Ziyang art. 12)")
+    number = next_number(session, now)  # first statement: SQLite takes its write lock here, before any read
+    unit_ids = [u for u in [data.lead_unit_id, *data.co_unit_ids] if u is not None]
+    if unit_ids:
+        found = set(session.scalars(select(Unit.id).where(Unit.id.in_(unit_ids))))
+        missing = sorted(set(unit_ids) - found)
+        if missing:
+            raise ValueError(f"unknown handling unit(s): {missing}")
+    repeat = find_repeat_of(session, data.caller_number, category, data.content, data.location, now)
+    order = WorkOrder(number=number, created_at=now, updated_at=now, channel=channel, category=category,
+                      urgency=urgency, status=OrderStatus.accepted, caller_name=data.caller_name,
+                      caller_number=data.caller_number, caller_personal=data.caller_personal,
+                      confidential=data.confidential, content=data.content.strip(), location=data.location,
+                      created_by=who, agent_id=data.agent_id, repeat_of_id=repeat.id if repeat else None,
+                      extensions=0, version=1)
+    if data.lead_unit_id is not None:
+        order.units.append(OrderUnit(unit_id=data.lead_unit_id, role="lead"))
+    for unit_id in dict.fromkeys(data.co_unit_ids):
+        if unit_id != data.lead_unit_id:
+            order.units.append(OrderUnit(unit_id=unit_id, role="co"))
+    order.calls.extend(OrderCall(call_id=c) for c in dict.fromkeys(data.call_ids))
+    order.kb_articles.extend(OrderKbArticle(article_id=a) for a in dict.fromkeys(data.kb_article_ids))
+    session.add(order)
+    _record(session, order, ACCEPT, None, OrderStatus.accepted, who, now, None)
+    if data.answer is not None:
+        order.status = next_status(order.status, OrderEvent.answer_on_call, data.answer)
+        order.answer, order.closed_at = data.answer, now
+        _record(session, order, OrderEvent.answer_on_call, OrderStatus.accepted, order.status, who, now,
+                data.answer)
+    else:
+        _refresh_deadlines(engine, order)
+        _meet_deadlines(order, ACCEPT, order.status, now)
+    _outbox(session, order, ACCEPT if data.answer is None else OrderEvent.answer_on_call, now)
+    return order
+
+
+def get_order(session: Session, order_id: int | str) -> WorkOrder:
+    if isinstance(order_id, str) and not order_id.isdigit():
+        order = session.scalars(select(WorkOrder).where(WorkOrder.number == order_id)).one_or_none()
+    else:
+        order = session.get(WorkOrder, int(order_id))
+    if order is None:
+        raise OrderNotFound(f"no work order {order_id}")
+    return order
+
+
+def _dispatch_guard(session: Session, order: WorkOrder, note: str | None) -> None:
+    """Ziyang art. 15: a repeat of a 终结件 is answered with the unit's reply, not dispatched, 特殊情况除外;
+    a repeated report within its handling time is not dispatched again."""
+    if order.repeat_of_id is None or (note and note.strip()):
+        return
+    previous = session.get(WorkOrder, order.repeat_of_id)
+    if previous is None:
+        return
+    if previous.status == OrderStatus.terminal:
+        raise InvalidTransition(OrderEvent.dispatch, order.status,
+                                f"repeat of 终结件 {previous.number}: answer with the unit's reply; dispatching "
+                                "anyway needs a note giving the special circumstances (Ziyang art. 15)")
+    if order.category == Category.report and previous.status not in CLOSED:
+        raise InvalidTransition(OrderEvent.dispatch, order.status,
+                                f"repeated report of open order {previous.number} is not dispatched again "
+                                "(Ziyang art. 15); a note is needed to override")
+
+
+def transition(session: Session, engine: DeadlineEngine, actor: Principal | str, order_id: int | str,
+               event: str, note: str | None = None, *, unit_id: int | None = None,
+               co_unit_ids: Sequence[int] = (), satisfaction: int | None = None,
+               expected_version: int | None = None, now: datetime | None = None) -> WorkOrder:
+    now = now or datetime.now(UTC)
+    order = get_order(session, order_id)
+    if expected_version is not None and order.version != expected_version:
+        raise OrderConflict(f"order {order.number} is at version {order.version}, not {expected_version}")
+    before = order.status
+    after = next_status(before, event, note)
+    ev = OrderEvent(event)
+    if ev == OrderEvent.dispatch:
+        _dispatch_guard(session, order, note)
+        _assign_units(session, order, unit_id, co_unit_ids)
+        # the unit's clocks start when the order reaches it (Ziyang art. 13(2), Foshan art. 32)
+        order.dispatched_at, order.signed_at = now, None
+    elif ev == OrderEvent.redo:
+        # unsatisfied: the unit handles it again within the time limits (Ziyang art. 14(2))
+        order.dispatched_at, order.signed_at, order.closed_at = now, None, None
+    elif ev == OrderEvent.sign:
+        order.signed_at = now
+    elif ev == OrderEvent.extend:
+        _extend(engine, order, now)
+    elif ev == OrderEvent.revisit:
+        if satisfaction is not None and not 1 <= satisfaction <= 5:
+            raise ValueError("satisfaction is 1 (very dissatisfied) to 5 (very satisfied)")
+        order.satisfaction = satisfaction
+    elif ev == OrderEvent.mark_terminal:
+        order.terminal_reply = note
+    if ev in (OrderEvent.complete, OrderEvent.answer_on_call):
+        order.answer = note
+    order.status = after
+    order.updated_at = now
+    if after in CLOSED and order.closed_at is None:
+        order.closed_at = now
+    if ev in (OrderEvent.dispatch, OrderEvent.redo, OrderEvent.sign):
+        _refresh_deadlines(engine, order, met_kinds=frozenset({"dispatch"}))
+    _meet_deadlines(order, ev, after, now)
+    lead = next((u.unit_id for u in order.units if u.role == "lead"), None)
+    _record(session, order, ev, before, after, actor_name(actor), now, note, unit_id or lead)
+    _outbox(session, order, ev, now)
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise OrderConflict(f"order {order.number} was changed by someone else") from exc
+    return order
+
+
+def _assign_units(session: Session, order: WorkOrder, unit_id: int | None, co_unit_ids: Sequence[int]) -> None:
+    wanted = [u for u in [unit_id, *co_unit_ids] if u is not None]
+    if wanted:
+        found = set(session.scalars(select(Unit.id).where(Unit.id.in_(wanted))))
+        if missing := sorted(set(wanted) - found):
+            raise ValueError(f"unknown handling unit(s): {missing}")
+    if unit_id is not None:
+        order.units.clear()
+        session.flush()  # a unit may move from lead to co: delete before re-insert
+        order.units.append(OrderUnit(unit_id=unit_id, role="lead"))
+        for co in dict.fromkeys(co_unit_ids):
+            if co != unit_id:
+                order.units.append(OrderUnit(unit_id=co, role="co"))
+    if not any(u.role == "lead" for u in order.units):
+        raise InvalidTransition(OrderEvent.dispatch, order.status, "dispatch needs a lead handling unit")
+
+
+EXTENDABLE_KINDS = ("complete", "filing_decision", "accept")  # the first one the order has
+
+
+def _extend(engine: DeadlineEngine, order: WorkOrder, now: datetime) -> None:
+    """Ziyang art. 13(3) / Foshan art. 37, 41, 43: the engine decides (once only, not too late, ...)."""
+    rows = {d.kind: d for d in order.deadlines if d.met_at is None}
+    row = next((rows[k] for k in EXTENDABLE_KINDS if k in rows), None)
+    if row is None:
+        raise ExtensionRefused(OrderEvent.extend, order.status, "order has no open deadline to extend")
+    try:
+        extended = engine.request_extension(as_sla(row), Category(order.category), Urgency(order.urgency), now)
+    except SlaExtensionRefused as exc:
+        raise ExtensionRefused(OrderEvent.extend, order.status, exc.message) from exc
+    row.due_at, row.rule, row.provisional = extended.due_at, extended.rule, extended.provisional
+    row.extensions, row.alert_level = extended.extensions, ALERT_NONE
+    order.extensions += 1
+
+
+def _meet_deadlines(order: WorkOrder, event: str, after: str, now: datetime) -> None:
+    for d in order.deadlines:
+        if d.met_at is not None:
+            continue
+        if event in MET_BY.get(d.kind, ()) or after in CLOSED:
+            d.met_at = now
+
+
+def set_units(session: Session, order: WorkOrder, lead: int | None, co: Sequence[int]) -> None:
+    _assign_units(session, order, lead, co)
+
+
+# --- provisional deadlines ---------------------------------------------------------------------------------
+
+def recompute_provisional(session: Session, engine: DeadlineEngine) -> int:
+    """Recompute every open provisional deadline (hook run by hotline.sla.services.load_year once an
+    official calendar year is loaded: days that were rule-based guesses are now known). Extensions
+    granted are granted again on the new due. Returns how many orders changed."""
+    stmt = (select(OrderDeadline).where(OrderDeadline.provisional.is_(True), OrderDeadline.met_at.is_(None))
+            .order_by(OrderDeadline.order_id))
+    changed: set[int] = set()
+    fresh_by_order: dict[int, dict] = {}
+    for row in session.scalars(stmt):
+        order = row.order
+        if order.id not in fresh_by_order:
+            fresh_by_order[order.id] = compute_for(engine, order)
+        new = fresh_by_order[order.id].get(row.kind)
+        if new is None or new.anchor_at != as_sla(row).anchor_at:
+            continue
+        for _ in range(row.extensions):
+            new = engine.request_extension(new, Category(order.category), Urgency(order.urgency), new.anchor_at)
+        if (new.due_at, new.provisional, new.rule) != (row.due_at, row.provisional, row.rule):
+            if new.due_at > row.due_at:
+                row.alert_level = ALERT_NONE  # more time: a card already shown may be due again later
+            row.due_at, row.provisional, row.rule = new.due_at, new.provisional, new.rule
+            changed.add(order.id)
+    session.flush()
+    return len(changed)
+
+
+# --- the overdue scan (yellow and red cards, Foshan art. 47(1)3) -------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class DeadlineAlert:
+    type: str  # order.near_due | order.overdue
+    label: str | None
+    order_id: int
+    number: str
+    kind: str
+    due_at: datetime
+    rule: str
+    status: str
+    category: str
+    urgency: str
+    lead_unit_id: int | None
+
+    def event(self) -> dict[str, Any]:
+        card = "yellow" if self.type == "order.near_due" else "red"
+        return {"type": self.type, "card": card, "label": self.label, "order_id": self.order_id,
+                "number": self.number, "kind": self.kind, "due_at": self.due_at.isoformat(), "rule": self.rule,
+                "status": self.status, "category": self.category, "urgency": self.urgency,
+                "lead_unit_id": self.lead_unit_id}
+
+
+def scan_deadlines(session: Session, engine: DeadlineEngine, now: datetime | None = None,
+                   lookahead: timedelta = timedelta(days=15), limit: int = 1000) -> list[DeadlineAlert]:
+    """Open deadlines that just became near due or overdue (hotline.sla.evaluate decides which).
+
+    Each deadline raises each card once: `alert_level` remembers what was sent. The caller commits after
+    publishing, so a crash in between re-sends rather than loses a card. `lookahead` bounds the index
+    range scanned: a near-due threshold further away than that is not reached yet anyway.
+    """
+    now = now or datetime.now(UTC)
+    limits = thresholds(engine)
+    stmt = (select(OrderDeadline).where(OrderDeadline.met_at.is_(None), OrderDeadline.due_at <= now + lookahead,
+                                        OrderDeadline.alert_level < ALERT_RED)
+            .order_by(OrderDeadline.due_at).limit(limit))
+    alerts = []
+    for row in session.scalars(stmt):
+        verdict = evaluate(as_sla(row), now, limits)
+        level = int(verdict.level)
+        if verdict.level == AlertLevel.ok or row.alert_level >= level:
+            continue
+        row.alert_level = level
+        order = row.order
+        lead = next((u.unit_id for u in order.units if u.role == "lead"), None)
+        kind = "order.overdue" if level == ALERT_RED else "order.near_due"
+        alerts.append(DeadlineAlert(kind, verdict.label, order.id, order.number, row.kind, row.due_at, row.rule,
+                                    order.status, order.category, order.urgency, lead))
+    session.flush()
+    return alerts
