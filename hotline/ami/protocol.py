@@ -1,0 +1,106 @@
+"""The AMI connection: panoramisk's `AMIProtocol` with our codec and our reply matching.
+
+Replaced from panoramisk 1.4:
+- `data_received`: each read was decoded on its own (`data.decode(encoding, 'ignore')`), so a UTF-8
+  character split across two reads was dropped (张三 arriving as 三). We feed `FrameDecoder`, which decodes
+  incrementally and flags bad frames instead of raising.
+- `send`: panoramisk sorts the headers and lets a line break inside a value end the frame early (header
+  injection); we write `encode_frame` of `actions.prepare` output (Action first, refusing line breaks).
+- reply matching: `PendingAction` decides single vs list by the action's name (see `actions.py`).
+- `close`: panoramisk queues unanswered actions to re-send after a reconnect (a Hangup or an Originate
+  would run twice); we fail them with `AmiConnectionLost`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from panoramisk.ami_protocol import AMIProtocol
+
+from hotline.ami.actions import AmiConnectionLost, PendingAction
+from hotline.ami.frames import Frame, FrameDecoder, encode_frame
+
+log = logging.getLogger(__name__)
+
+
+class AmiProtocol(AMIProtocol):
+    """One TCP connection. Events go to `on_frames` in wire order, a batch per network read."""
+
+    def __init__(self, on_frames: Callable[[list[Frame]], None], on_lost: Callable[[Exception | None], None]) -> None:
+        self.on_frames = on_frames
+        self.on_lost = on_lost
+        self.decoder = FrameDecoder(expect_banner=True)
+        self.pending: dict[str, PendingAction] = {}
+        self.banner_seen: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.malformed = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.log = log
+        self.responses = {}  # panoramisk's table; unused, kept empty so its close() has nothing to re-queue
+
+    @property
+    def banner(self) -> str | None:
+        return self.decoder.banner
+
+    def data_received(self, data: bytes) -> None:
+        frames = self.decoder.feed(data)
+        if self.version is None and self.decoder.banner is not None:
+            self.version = self.decoder.banner.partition("/")[2].strip()
+            if not self.banner_seen.done():
+                self.banner_seen.set_result(self.decoder.banner)
+        events: list[Frame] = []
+        for frame in frames:
+            headers = frame.headers
+            if frame.errors or ("Event" not in headers and "Response" not in headers):
+                self.malformed += 1
+                log.warning("malformed AMI frame: %s", "; ".join(frame.errors) or f"no Event/Response: {headers}")
+            action_id = headers.get("ActionID")
+            pending = self.pending.get(action_id) if action_id is not None else None
+            if pending is not None and pending.add(frame):
+                del self.pending[action_id]
+            elif pending is not None and frame.response is None and not pending.frames:
+                events.append(frame)
+            elif pending is None and "Event" in headers:
+                events.append(frame)  # including OriginateResponse, which arrives after its action completed
+            elif pending is None and frame.response is not None:
+                log.debug("reply to an action no one waits for (timed out?): %s", action_id)
+        if events:
+            self.on_frames(events)
+
+    def send(self, pending: PendingAction) -> asyncio.Future[Frame | list[Frame]]:  # type: ignore[override]
+        if self.closed:
+            pending.fail(AmiConnectionLost("AMI connection closed"))
+            return pending.future
+        if pending.action_id in self.pending:
+            raise ValueError(f"ActionID {pending.action_id!r} is already waiting for a reply")
+        data = encode_frame(pending.action)  # raises ValueError on a line break in a value: nothing sent
+        self.pending[pending.action_id] = pending
+        self.transport.write(data)
+        return pending.future
+
+    def forget(self, pending: PendingAction) -> None:
+        if self.pending.get(pending.action_id) is pending:
+            del self.pending[pending.action_id]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed:
+            return
+        self.close()
+        self.on_lost(exc)
+
+    def close(self) -> None:
+        pending, self.pending = self.pending, {}
+        for action in pending.values():
+            action.fail(AmiConnectionLost(f"AMI connection lost before the reply to {action.action['Action']}"))
+        if not self.banner_seen.done():
+            self.banner_seen.set_exception(AmiConnectionLost("AMI connection closed before the banner"))
+            self.banner_seen.exception()  # retrieved: nobody may be waiting for it
+        super().close()
+
+    def abort(self) -> None:
+        """Drop the connection at once (a dead peer will never answer a FIN)."""
+        if not self.closed:
+            self.transport.abort()
