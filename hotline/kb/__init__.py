@@ -2,6 +2,6 @@
 by the one-time answer rate (Ziyang art. 12, 16-18; Foshan art. 23, 27-29, 50-52).
 
 Modules: `state` (review life cycle), `models` (tables), `services` (logic), `analyzer` (jieba + synonyms),
-`index` (in-memory BM25F), `search` (the live index kept in step with the DB), `workclock` (22 working-day
+`index` (in-memory BM25, title boosted), `search` (the live index kept in step with the DB), `workclock` (22 working-day
 hours), `schemas` + `resources` (HTTP API), `runner` (the periodic auto-accept).
 """

@@ -1,4 +1,4 @@
-"""The in-memory search index: BM25F over two fields (title, body) with incremental updates.
+"""The in-memory search index: BM25 over two fields (title, body, title boosted) with incremental updates.
 
 Why our own index rather than rank-bm25: rank-bm25 scores every document for every query term (a pass over
 the whole corpus per term) and cannot add or drop one document without rebuilding. Here postings are kept
@@ -51,7 +51,7 @@ class _Codes:
 
 
 class SearchIndex:
-    def __init__(self, analyzer: Analyzer, *, title_weight: float = 3.0, k1: float = 1.2, b: float = 0.75,
+    def __init__(self, analyzer: Analyzer, *, title_weight: float = 2.0, k1: float = 1.2, b: float = 0.75,
                  capacity: int = 1024) -> None:
         self.analyzer = analyzer
         self.title_weight = title_weight
@@ -64,7 +64,7 @@ class SearchIndex:
         self._doc_terms: list[tuple[str, ...]] = []
         self._free: list[int] = []
         self._postings: dict[str, dict[int, tuple[int, int]]] = {}  # term -> slot -> (tf in title, tf in body)
-        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # term -> (slots, BM25F impacts)
+        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # term -> (slots, BM25 impacts)
         self._title_total = 0
         self._body_total = 0
         self._alloc(capacity)
@@ -151,7 +151,7 @@ class SearchIndex:
     # -- scoring -----------------------------------------------------------------------------------------
 
     def _impacts(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """Per-document BM25F saturation for one term, computed once and kept until the term changes.
+        """Per-document BM25 field saturation for one term, computed once and kept until the term changes.
         Average lengths drift as documents come and go; the cached values use those of their build time,
         which moves scores by a fraction of a percent between rebuilds."""
         cached = self._cache.get(term)
@@ -167,8 +167,12 @@ class SearchIndex:
         tfs = np.array(list(postings.values()), dtype=np.float64).reshape(-1, 2)
         norm_title = 1 - self.b + self.b * self._title_len[slots] / avg_title
         norm_body = 1 - self.b + self.b * self._body_len[slots] / avg_body
-        tf = self.title_weight * tfs[:, 0] / norm_title + tfs[:, 1] / norm_body
-        impacts = tf * (self.k1 + 1) / (self.k1 + tf)
+        tf_title = tfs[:, 0] / norm_title
+        tf_body = tfs[:, 1] / norm_body
+        # Each field saturates on its own and the title's share is multiplied after saturation: a word in
+        # the title outweighs any number of repeats in the body (BM25F-style shared saturation did not ensure that).
+        impacts = (self.title_weight * tf_title * (self.k1 + 1) / (self.k1 + tf_title)
+                   + tf_body * (self.k1 + 1) / (self.k1 + tf_body))
         self._cache[term] = (slots, impacts)
         return slots, impacts
 
@@ -201,7 +205,7 @@ class SearchIndex:
 
     def search(self, query: str, *, now: float, category: str | None = None, unit: str | None = None,
                limit: int = 10) -> list[tuple[IndexedArticle, float]]:
-        """Best `limit` valid articles for the query, as (article, BM25F score), best first."""
+        """Best `limit` valid articles for the query, as (article, score), best first."""
         terms = self.analyzer.query_terms(query)
         size = len(self._docs)
         if not terms or size == 0:

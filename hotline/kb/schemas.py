@@ -4,21 +4,30 @@ it when rendering, and no SQL is ever built from it."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from hotline.domain import Category
 from hotline.kb.state import ArticleStatus, ArticleType
 
+
+def _no_nul(value: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL; refuse it here with a clear 422 instead of a database error.
+    if value is not None and "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
 UnitCode = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
 class ArticleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=200)
-    body: str = Field(min_length=1, max_length=20_000)
+    title: Text = Field(min_length=1, max_length=200)
+    body: Text = Field(min_length=1, max_length=20_000)
     category: Category = Category.consult
     article_type: ArticleType
     owner_unit: str = UnitCode
@@ -29,8 +38,8 @@ class ArticleCreate(BaseModel):
 class ArticleUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(None, min_length=1, max_length=200)
-    body: str | None = Field(None, min_length=1, max_length=20_000)
+    title: Text | None = Field(None, min_length=1, max_length=200)
+    body: Text | None = Field(None, min_length=1, max_length=20_000)
     category: Category | None = None
     article_type: ArticleType | None = None
     owner_unit: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
@@ -65,13 +74,13 @@ class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Literal["approve", "reject"]
-    note: str | None = Field(None, max_length=500)
+    note: Text | None = Field(None, max_length=500)
 
 
 class RetireIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(None, max_length=500)
+    note: Text | None = Field(None, max_length=500)
 
 
 class SearchHitOut(BaseModel):
@@ -87,7 +96,7 @@ class SearchHitOut(BaseModel):
 class HitsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    call_id: str = Field(min_length=1, max_length=64)
+    call_id: Text = Field(min_length=1, max_length=64)
     article_ids: list[int] = Field(min_length=1, max_length=50)
     kind: Literal["shown", "used"]
     source: Literal["pop", "search", "direct"] = "search"
@@ -96,7 +105,7 @@ class HitsIn(BaseModel):
 class ConsultationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    call_id: str = Field(min_length=1, max_length=64)
+    call_id: Text = Field(min_length=1, max_length=64)
     category: Category = Category.consult
     unit_code: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     dispatched: bool = False

@@ -89,24 +89,33 @@ class KnowledgeBase:
             if version == self.version:
                 return 0
             if version < self.version:  # the stamp went back (database restored or emptied): start over
-                self.index = SearchIndex(self.index.analyzer, title_weight=self.index.title_weight)
-                self.version = -1
+                self._reset()
             stmt = select(KbArticle)
             if self.version < 0:
                 stmt = stmt.where(KbArticle.status == ArticleStatus.published.value)
             else:
                 stmt = stmt.where(KbArticle.change_seq > self.version)
             applied = 0
-            newest = version
             for article in session.scalars(stmt.order_by(KbArticle.change_seq)).yield_per(1000):
-                newest = max(newest, article.change_seq)
                 if article.status == ArticleStatus.published.value:
                     self.index.upsert(to_indexed(article))
                 else:
                     self.index.remove(article.id)
                 applied += 1
-            self.version = newest
+            # The stamp read above, not the newest row seen: rows committed meanwhile are applied again
+            # next time (upserts are idempotent) rather than ever skipped.
+            self.version = version
             return applied
+
+    def rebuild(self) -> int:
+        """Load everything again (also refreshes the popularity order, which plain refreshes do not track)."""
+        with self._lock:
+            self._reset()
+            return self.refresh()
+
+    def _reset(self) -> None:
+        self.index = SearchIndex(self.index.analyzer, title_weight=self.index.title_weight)
+        self.version = -1
 
     def _fresh(self) -> None:
         if time.monotonic() - self._checked_at >= self.check_interval:

@@ -35,7 +35,7 @@ class ArticleNotFound(KbError):
     pass
 
 
-class InvalidArticle(KbError):
+class InvalidArticle(KbError, ValueError):
     pass
 
 
@@ -115,7 +115,7 @@ def update_article(session: Session, article_id: int, changes: dict[str, Any], b
     try:
         _check(article)
     except ValueError as exc:
-        session.rollback()
+        session.rollback()  # the refused change must not linger in the session's copy of the article
         raise InvalidArticle(str(exc)) from exc
     return _apply(session, article, ArticleEvent.revised, by, now)
 
