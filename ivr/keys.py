@@ -29,7 +29,8 @@ def callback(callback_id: str) -> str:
 
 
 def survey(call_id: str) -> str:
-    """HASH: rating, label, source (keyed|no_answer|hangup), order_no, recorded_at."""
+    """HASH: key (1 非常满意 .. 5 非常不满意, as pressed), score (stored scale, 5 = very satisfied), label,
+    source (keyed|no_answer|hangup), order_no, recorded_at."""
     return f"{PREFIX}ivr:survey:{call_id}"
 
 

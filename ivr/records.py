@@ -1,30 +1,30 @@
-"""The database side of IvrServices: caller history, order status and satisfaction, on the tables of
-hotline/workorders and hotline/calls (revision 0001_core). Synchronous SQLAlchemy, run in a worker thread."""
+"""The database side of IvrServices, through the services that own the tables: caller history
+(hotline.history), work orders (hotline.workorders) and calls (hotline.calls). Synchronous SQLAlchemy,
+called by HotlineIvrServices in a worker thread."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.calls.models import Call
+from hotline.calls.services import record_satisfaction as record_call_satisfaction
 from hotline.domain import OrderStatus, Urgency
-from hotline.workorders.models import OrderCall, WorkOrder
+from hotline.history.services import caller_history
+from hotline.workorders.models import OrderCall, OrderDeadline, WorkOrder
+from hotline.workorders.services import OrderNotFound, get_order
 from ivr.schemas import CallerProfile, OrderStatusInfo
 
-CLOSED = {OrderStatus.completed, OrderStatus.revisited, OrderStatus.archived, OrderStatus.terminal}
-REPEAT_WINDOW = timedelta(days=30)  # an order from the same number this recently makes the caller a repeat caller
-HISTORY_LIMIT = 50
 
-
-def order_number_candidates(digits: str) -> list[str]:
-    """Keyed digits → stored readable numbers: 20261121000123 is 20261121-000123."""
-    candidates = [digits]
-    if len(digits) > 8 and digits.isdigit():
-        candidates.append(f"{digits[:8]}-{digits[8:]}")
-    return candidates
+def readable_number(digits: str) -> str | None:
+    """Keyed digits → the readable number (20261121-000123, hotline/workorders/numbering.py). Only that form
+    is looked up: `get_order` reads an all-digit string as the internal id, which a caller must not reach."""
+    digits = digits.replace("-", "")
+    if len(digits) <= 8 or not digits.isdigit():
+        return None
+    return f"{digits[:8]}-{digits[8:]}"
 
 
 class SqlOrderRecords:
@@ -35,38 +35,38 @@ class SqlOrderRecords:
 
     def caller_profile(self, number: str) -> CallerProfile:
         with self.session_factory() as session:
-            orders = session.scalars(select(WorkOrder).where(WorkOrder.caller_number == number)
-                                     .order_by(WorkOrder.created_at.desc()).limit(HISTORY_LIMIT)).all()
-        open_orders = [o for o in orders if o.status not in CLOSED]
-        recent = [o for o in orders if o.created_at >= self.now() - REPEAT_WINDOW]
+            history = caller_history(session, number, self.now())
         return CallerProfile(
             number=number,
-            repeat=bool(open_orders or recent),
-            open_order=open_orders[0].number if open_orders else None,
-            terminal=any(o.status == OrderStatus.terminal for o in orders),
-            special_urgent=any(o.urgency == Urgency.special_urgent for o in open_orders),
+            repeat=history.repeat_caller,
+            open_order=history.open_orders[0].number if history.open_orders else None,
+            terminal=bool(history.terminal),
+            special_urgent=any(o.urgency == Urgency.special_urgent for o in history.open_orders),
         )
 
     def order_status(self, order_no: str) -> OrderStatusInfo | None:
+        number = readable_number(order_no)
+        if number is None:
+            return None
         with self.session_factory() as session:
-            order = session.scalars(select(WorkOrder)
-                                    .where(WorkOrder.number.in_(order_number_candidates(order_no)))).first()
-            if order is None:
+            try:
+                order = get_order(session, number)
+            except OrderNotFound:
                 return None
-            due = [d.due_at for d in order.deadlines if d.kind == "complete"]
-            return OrderStatusInfo(order.number, OrderStatus(order.status), min(due) if due else None)
+            due = session.scalars(select(OrderDeadline.due_at).where(OrderDeadline.order_id == order.id,
+                                                                     OrderDeadline.kind == "complete")).first()
+            return OrderStatusInfo(order.number, OrderStatus(order.status), due)
 
-    def record_satisfaction(self, call_id: str, rating: int, order_no: str | None) -> list[str]:
+    def record_satisfaction(self, call_id: str, score: int, order_no: str | None) -> list[str]:
+        """`score` on the stored scale: 1 very dissatisfied .. 5 very satisfied."""
         with self.session_factory() as session, session.begin():
-            call = session.scalars(select(Call).where(Call.call_id == call_id)).first()
-            if call is not None:
-                call.satisfaction = rating
+            record_call_satisfaction(session, call_id, score)
             linked = select(OrderCall.order_id).where(OrderCall.call_id == call_id)
-            query = select(WorkOrder).where(WorkOrder.id.in_(linked))
-            if order_no:
-                query = select(WorkOrder).where(WorkOrder.id.in_(linked)
-                                                | WorkOrder.number.in_(order_number_candidates(order_no)))
-            orders = session.scalars(query).all()
+            condition = WorkOrder.id.in_(linked)
+            number = readable_number(order_no) if order_no else None
+            if number:
+                condition = condition | (WorkOrder.number == number)
+            orders = session.scalars(select(WorkOrder).where(condition)).all()
             for order in orders:
-                order.satisfaction = rating
+                order.satisfaction = score
             return [o.number for o in orders]

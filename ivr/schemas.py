@@ -23,6 +23,11 @@ class SurveyRating(IntEnum):
     def label(self) -> str:
         return SURVEY_LABELS[self]
 
+    @property
+    def score(self) -> int:
+        """The stored scale of calls and work orders: 1 very dissatisfied .. 5 very satisfied."""
+        return 6 - int(self)
+
 
 SURVEY_LABELS = {SurveyRating.very_satisfied: "非常满意", SurveyRating.satisfied: "满意",
                  SurveyRating.basic: "基本满意", SurveyRating.dissatisfied: "不满意",

@@ -47,8 +47,9 @@ class OrderRecords(Protocol):
 
     def order_status(self, order_no: str) -> OrderStatusInfo | None: ...
 
-    def record_satisfaction(self, call_id: str, rating: int, order_no: str | None) -> list[str]:
-        """Store the rating on the call and its work orders; the order numbers updated."""
+    def record_satisfaction(self, call_id: str, score: int, order_no: str | None) -> list[str]:
+        """Store the score (1 very dissatisfied .. 5 very satisfied) on the call and its work orders;
+        the order numbers updated."""
         ...
 
 
@@ -109,14 +110,15 @@ class HotlineIvrServices:
     async def record_survey(self, call_id: str, rating: SurveyRating, *, source: str = "keyed",
                             order_no: str | None = None) -> None:
         rating = SurveyRating(rating)
-        fields = {"rating": int(rating), "label": rating.label, "source": source, "order_no": order_no or "",
-                  "recorded_at": time.time()}
+        fields = {"key": int(rating), "score": rating.score, "label": rating.label, "source": source,
+                  "order_no": order_no or "", "recorded_at": time.time()}
         await self.redis.hset(keys.survey(call_id), mapping=fields)
         updated: list[str] = []
         if self.records is not None:
-            updated = await asyncio.to_thread(self.records.record_satisfaction, call_id, int(rating), order_no)
+            updated = await asyncio.to_thread(self.records.record_satisfaction, call_id, rating.score, order_no)
         await self.bus.publish(keys.IVR_STREAM, {"type": "survey.recorded", "call_id": call_id, "ts": time.time(),
-                                                 "rating": int(rating), "source": source, "orders": updated})
+                                                 "key": int(rating), "score": rating.score, "label": rating.label,
+                                                 "source": source, "orders": updated})
 
     async def request_callback(self, *, call_id: str, number: str, queue: str, wait: QueueWait) -> str:
         now = time.time()
