@@ -39,8 +39,11 @@ def rebuild(tracker: CallTracker, channels: list[Headers], waits: dict[str, Head
         if c.get("Uniqueid") not in citizens and c.get("Linkedid") in citizens:
             legs.setdefault(c["Linkedid"], []).append(c)
 
+    finished = {c.call_id for c in tracker.completed}
     for uid, info in citizens.items():
         call = tracker.active.get(uid)
+        if call is None and uid in finished:
+            continue  # hung up between the snapshot request and its reply: not a live call
         if call is None:
             call = Call(uid, info.get("Linkedid") or uid, info["Channel"], info.get("CallerIDNum", ""),
                         info.get("CallerIDName", ""), ts - duration_seconds(info.get("Duration")))
