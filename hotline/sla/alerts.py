@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import IntEnum
 
+from hotline.sla.calendar import WorkCalendar
 from hotline.sla.engine import Deadline
 from hotline.sla.policy import AlertConfig
 from hotline.sla.timeutil import local
@@ -41,16 +42,28 @@ class Alert:
     remaining: dt.timedelta  # negative once overdue
 
 
-def evaluate(deadline: Deadline, now: dt.datetime, thresholds: Thresholds,
-             met_at: dt.datetime | None = None) -> Alert:
-    """Where `deadline` stands at `now`. A deadline met in time is ok; one met late stays overdue."""
+def _elapsed(calendar: WorkCalendar | None, clock: str, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+    if calendar is None or clock == "clock":
+        return end - start
+    measure = calendar.office_time_between if clock == "office" else calendar.working_day_time_between
+    return measure(start, end)[0]
+
+
+def evaluate(deadline: Deadline, now: dt.datetime, thresholds: Thresholds, *,
+             calendar: WorkCalendar | None = None, met_at: dt.datetime | None = None) -> Alert:
+    """Where `deadline` stands at `now`. A deadline met in time is ok; one met late stays overdue.
+
+    With `calendar`, the share elapsed is measured on the deadline's own clock (a 5-working-day limit turns
+    yellow on its 4th working day, not over the weekend); without it, in plain time.
+    """
     moment = local(met_at) if met_at is not None else local(now)
     remaining = deadline.due_at - moment
     if remaining < dt.timedelta(0):
         return Alert(AlertLevel.overdue, thresholds.overdue_label, remaining)
     if met_at is None:
-        allowed = deadline.due_at - deadline.anchor_at
-        if moment - deadline.anchor_at >= allowed * thresholds.near_due_ratio or (
+        allowed = _elapsed(calendar, deadline.clock, deadline.anchor_at, deadline.due_at)
+        elapsed = _elapsed(calendar, deadline.clock, deadline.anchor_at, moment)
+        if elapsed >= allowed * thresholds.near_due_ratio or (
                 thresholds.near_due_within is not None and remaining <= thresholds.near_due_within):
             return Alert(AlertLevel.near_due, thresholds.near_due_label, remaining)
     return Alert(AlertLevel.ok, None, remaining)

@@ -164,6 +164,25 @@ class WorkCalendar:
             day += DAY
         return total, provisional
 
+    def office_time_between(self, start: dt.datetime, end: dt.datetime) -> tuple[dt.timedelta, bool]:
+        """How much office time lies between two moments (negative when end < start)."""
+        a, b = local(start), local(end)
+        if b < a:
+            span, provisional = self.office_time_between(b, a)
+            return -span, provisional
+        total, provisional, day = dt.timedelta(0), False, a.date()
+        while day <= b.date():
+            status = self.day(day)
+            provisional |= status.provisional
+            if status.workday:
+                for opens, closes in self._periods:
+                    lo = max(a, dt.datetime.combine(day, opens, TZ))
+                    hi = min(b, dt.datetime.combine(day, closes, TZ))
+                    if hi > lo:
+                        total += hi - lo
+            day += DAY
+        return total, provisional
+
     def add_office_time(self, start: dt.datetime, span: dt.timedelta) -> tuple[dt.datetime, bool]:
         """`start` + `span` counted only within office hours of working days ("工作小时")."""
         t = local(start)

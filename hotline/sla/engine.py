@@ -26,6 +26,7 @@ class Deadline:
     anchor_at: dt.datetime    # the moment the clock started
     label: str = ""           # the step in Chinese (签收, 办结, ...)
     extensions: int = 0       # extensions granted so far
+    clock: str = "clock"      # what the span counts: clock | office | working_day
 
 
 class ExtensionRefused(Exception):
@@ -81,7 +82,8 @@ class DeadlineEngine:
                     waiting.append(rule)
                 elif anchor is not None:
                     due, provisional = self.add(anchor, rule.within)
-                    out[rule.kind] = Deadline(rule.kind, due, provisional, rule.article, local(anchor), rule.label)
+                    out[rule.kind] = Deadline(rule.kind, due, provisional, rule.article, local(anchor), rule.label,
+                                              clock=rule.within.clock)
             pending = waiting
         return out
 
@@ -131,7 +133,8 @@ class DeadlineEngine:
         if rule is None:
             return None
         due, provisional = self.add(anchor_at, rule.within)
-        deadline = Deadline(kind, due, provisional, rule.article, local(anchor_at), rule.label)
+        deadline = Deadline(kind, due, provisional, rule.article, local(anchor_at), rule.label,
+                            clock=rule.within.clock)
         ext = rule.extension
         for _ in range(min(extensions, ext.max_count if ext else 0)):
             assert ext is not None
@@ -147,7 +150,8 @@ class DeadlineEngine:
         if rule is None:
             return None
         due, provisional = self.add(reported_at, rule.within)
-        return Deadline(rule.kind, due, provisional, rule.article, local(reported_at), rule.label)
+        return Deadline(rule.kind, due, provisional, rule.article, local(reported_at), rule.label,
+                        clock=rule.within.clock)
 
 
 _WAIT = object()

@@ -7,7 +7,7 @@ import json
 from typing import Annotated, Any
 
 import yaml
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -53,10 +53,12 @@ async def _schedule_from_body(request: Request) -> YearSchedule:
 
 
 @router.get("/calendar", response_model=CalendarOverview)
-def calendar_overview(session: Db, engine: Engine, _: Overseer) -> CalendarOverview:
+def calendar_overview(session: Db, engine: Engine, _: Overseer,
+                      years: Annotated[list[int] | None, Query()] = None) -> CalendarOverview:
+    """The loaded years, and where each year's days come from (default: last year to three years ahead)."""
     this_year = dt.date.today().year
     return CalendarOverview(loaded=services.list_years(session),
-                            sources=engine.calendar.sources(range(this_year - 1, this_year + 3)))
+                            sources=engine.calendar.sources(years or range(this_year - 1, this_year + 4)))
 
 
 @router.post("/calendar/years", response_model=YearLoaded, status_code=status.HTTP_201_CREATED)
