@@ -99,30 +99,38 @@ class FrameDecoder:
         return list(self._drain())
 
     def _drain(self) -> Iterator[Frame]:
-        if self._expect_banner and self.banner is None:
-            end = self._buffer.find(EOL)
-            if end < 0:
-                return
-            self.banner = self._buffer[:end]
-            self._buffer = self._buffer[end + 2 :]
-        while True:
-            end = self._buffer.find(EOL + EOL)
-            if end < 0:
-                if len(self._buffer) > self._max:
-                    # Oversized: drop what we hold and skip to the next frame boundary.
-                    self._buffer = self._buffer[-3:]
-                    if not self._discarding:
-                        self._discarding = True
-                        yield Frame(errors=[f"frame larger than {self._max} characters dropped"])
-                return
-            block, self._buffer = self._buffer[:end], self._buffer[end + 4 :]
-            if self._discarding:
-                self._discarding = False
-                continue
-            block = block.lstrip(EOL)
-            if not block:
-                continue
-            yield parse_block(block)
+        # Walk the buffer with an index and cut it once at the end: slicing off each frame as it is found
+        # copied the rest of the buffer every time, quadratic in the size of a read (a burst of events
+        # arriving in one 256 KiB read was decoded 3x slower than in 64 KiB reads, and it got worse the
+        # further the reader fell behind).
+        buffer, pos = self._buffer, 0
+        try:
+            if self._expect_banner and self.banner is None:
+                end = buffer.find(EOL)
+                if end < 0:
+                    return
+                self.banner = buffer[:end]
+                pos = end + 2
+            while True:
+                end = buffer.find(EOL + EOL, pos)
+                if end < 0:
+                    if len(buffer) - pos > self._max:
+                        # Oversized: drop what we hold and skip to the next frame boundary.
+                        pos = len(buffer) - 3
+                        if not self._discarding:
+                            self._discarding = True
+                            yield Frame(errors=[f"frame larger than {self._max} characters dropped"])
+                    return
+                block, pos = buffer[pos:end], end + 4
+                if self._discarding:
+                    self._discarding = False
+                    continue
+                block = block.lstrip(EOL)
+                if not block:
+                    continue
+                yield parse_block(block)
+        finally:
+            self._buffer = buffer[pos:]
 
 
 def parse_block(block: str) -> Frame:
