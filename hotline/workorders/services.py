@@ -186,6 +186,7 @@ def create_order(session: Session, engine: DeadlineEngine, actor: Principal | st
         _refresh_deadlines(engine, order)
         _meet_deadlines(order, ACCEPT, order.status, now)
     _outbox(session, order, ACCEPT if data.answer is None else OrderEvent.answer_on_call, now)
+    session.flush()  # the caller gets an id to link calls, hand-offs and audit entries to
     return order
 
 
