@@ -38,7 +38,8 @@ class SqlOrderRecords:
             history = caller_history(session, number, self.now())
         return CallerProfile(
             number=number,
-            repeat=history.repeat_caller,
+            # calling again about one matter (Ziyang art. 15), or about an order still open
+            repeat=history.repeat_caller or bool(history.open_orders),
             open_order=history.open_orders[0].number if history.open_orders else None,
             terminal=bool(history.terminal),
             special_urgent=any(o.urgency == Urgency.special_urgent for o in history.open_orders),

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from hotline.bus import EventBus
 from hotline.domain import EmergencyService
 from ivr import keys
+from ivr.notice import get_notice
 from ivr.schemas import CallerProfile, Notice, OrderStatusInfo, QueueWait, SurveyRating
 
 log = logging.getLogger(__name__)
@@ -98,11 +99,8 @@ class HotlineIvrServices:
         return QueueWait(position, None if expected is None else round(expected), queued_at)
 
     async def current_notice(self) -> Notice | None:
-        raw = await self.redis.get(keys.NOTICE)
-        if not raw:
-            return None
         try:
-            return Notice.model_validate_json(raw)
+            return await get_notice(self.redis)
         except ValueError:
             log.error("unreadable IVR notice in %s: ignored", keys.NOTICE)
             return None
