@@ -39,7 +39,7 @@ class AmiError(Exception):
     """Base of every error the AMI client raises."""
 
 
-def redacted(action: Mapping[str, str]) -> dict[str, str]:
+def redacted(action: Mapping[str, object]) -> dict[str, object]:
     """The action as it may be logged or kept on an exception: never the Login secret."""
     return {k: ("***" if k.lower() == "secret" else v) for k, v in action.items()}
 
@@ -47,7 +47,7 @@ def redacted(action: Mapping[str, str]) -> dict[str, str]:
 class AmiActionError(AmiError):
     """Asterisk answered `Response: Error` (or `Fail`/`Failure`); the frame is kept."""
 
-    def __init__(self, action: Mapping[str, str], frame: Frame) -> None:
+    def __init__(self, action: Mapping[str, object], frame: Frame) -> None:
         self.action = redacted(action)
         self.frame = frame
         self.message = frame.get("Message", "") or ""
@@ -57,7 +57,7 @@ class AmiActionError(AmiError):
 class AmiActionTimeout(AmiError, TimeoutError):
     """No complete reply within the action timeout (the connection may be dead)."""
 
-    def __init__(self, action: Mapping[str, str], timeout: float, frames: list[Frame]) -> None:
+    def __init__(self, action: Mapping[str, object], timeout: float, frames: list[Frame]) -> None:
         self.action = redacted(action)
         self.timeout = timeout
         self.frames = frames  # what did arrive (part of a list), for diagnosis
@@ -85,24 +85,37 @@ def next_action_id() -> str:
     return f"{_prefix}{next(_ids)}"
 
 
-def prepare(action: Mapping[str, object]) -> dict[str, str]:
-    """The headers to send: `Action` first, an ActionID, `Async: true` where it must be."""
+Headers = dict[str, "str | list[str]"]
+
+
+def prepare(action: Mapping[str, object]) -> Headers:
+    """The headers to send: `Action` first, an ActionID, `Async: true` where it must be.
+
+    A list or tuple value is sent as the same header repeated (`Variable: A=1`, `Variable: B=2`).
+    """
     if "Action" not in action:
         raise ValueError("an AMI action needs an 'Action' header")
-    headers = {"Action": str(action["Action"])}
+    headers: Headers = {"Action": str(action["Action"])}
     for key, value in action.items():
+        if not key or any(c in key for c in ": \r\n"):
+            raise ValueError(f"not an AMI header name: {key!r}")
         if key != "Action":
-            headers[key] = value if isinstance(value, str) else _text(value)
-    if headers["Action"].lower() in ASYNC_ACTIONS:
+            headers[key] = [_text(v) for v in value] if isinstance(value, list | tuple) else _text(value)
+    name = str(headers["Action"]).lower()
+    if name in ASYNC_ACTIONS:
         headers = {k: v for k, v in headers.items() if k.lower() != "async"} | {"Async": "true"}
     headers.setdefault("ActionID", next_action_id())
     return headers
 
 
+def header_pairs(headers: Headers) -> list[tuple[str, str]]:
+    return [(k, item) for k, v in headers.items() for item in (v if isinstance(v, list) else [v])]
+
+
 def _text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return value if isinstance(value, str) else str(value)
 
 
 def is_error(frame: Frame) -> bool:
@@ -114,16 +127,16 @@ class PendingAction:
 
     __slots__ = ("action", "frames", "future", "kind", "name")
 
-    def __init__(self, action: dict[str, str]) -> None:
+    def __init__(self, action: Headers) -> None:
         self.action = action
-        self.name = action["Action"].lower()
+        self.name = str(action["Action"]).lower()
         self.kind = "single" if self.name in SINGLE_ACTIONS else "list" if self.name in LIST_ACTIONS else "auto"
         self.frames: list[Frame] = []
         self.future: asyncio.Future[Frame | list[Frame]] = asyncio.get_running_loop().create_future()
 
     @property
     def action_id(self) -> str:
-        return self.action["ActionID"]
+        return str(self.action["ActionID"])
 
     def add(self, frame: Frame) -> bool:
         """Take one frame carrying our ActionID; True when the reply is complete."""

@@ -190,6 +190,8 @@ class AmiClient:
         reply within `timeout` (default `action_timeout`) raises `AmiActionTimeout`; a link that is down and
         does not come back in that time raises `AmiNotConnected`.
         """
+        if self._closing or self._supervisor is None:
+            raise AmiNotConnected("AmiClient is not started (call connect()) or is closed")
         timeout = self.action_timeout if timeout is None else timeout
         started = time.monotonic()
         await self._wait_up(timeout)

@@ -19,10 +19,11 @@ from collections.abc import Callable
 
 from panoramisk.ami_protocol import AMIProtocol
 
-from hotline.ami.actions import AmiConnectionLost, PendingAction
+from hotline.ami.actions import AmiConnectionLost, PendingAction, header_pairs
 from hotline.ami.frames import Frame, FrameDecoder, encode_frame
 
 log = logging.getLogger(__name__)
+MAX_ABANDONED = 1024
 
 
 class AmiProtocol(AMIProtocol):
@@ -33,6 +34,8 @@ class AmiProtocol(AMIProtocol):
         self.on_lost = on_lost
         self.decoder = FrameDecoder(expect_banner=True)
         self.pending: dict[str, PendingAction] = {}
+        # Actions given up on (timed out): their late replies must not leak to the listeners as events.
+        self.abandoned: dict[str, str] = {}
         self.banner_seen: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.malformed = 0
 
@@ -63,6 +66,14 @@ class AmiProtocol(AMIProtocol):
                 del self.pending[action_id]
             elif pending is not None and frame.response is None and not pending.frames:
                 events.append(frame)
+            elif pending is None and action_id in self.abandoned:
+                if self.abandoned[action_id] == "single":
+                    if frame.response is None:
+                        events.append(frame)  # e.g. the OriginateResponse of an Originate that timed out
+                    else:
+                        del self.abandoned[action_id]
+                elif (frame.get("EventList") or "").lower() == "complete" or (frame.event or "").endswith("Complete"):
+                    del self.abandoned[action_id]
             elif pending is None and "Event" in headers:
                 events.append(frame)  # including OriginateResponse, which arrives after its action completed
             elif pending is None and frame.response is not None:
@@ -76,7 +87,7 @@ class AmiProtocol(AMIProtocol):
             return pending.future
         if pending.action_id in self.pending:
             raise ValueError(f"ActionID {pending.action_id!r} is already waiting for a reply")
-        data = encode_frame(pending.action)  # raises ValueError on a line break in a value: nothing sent
+        data = encode_frame(header_pairs(pending.action))  # raises ValueError on a line break in a value: nothing sent
         self.pending[pending.action_id] = pending
         self.transport.write(data)
         return pending.future
@@ -84,6 +95,9 @@ class AmiProtocol(AMIProtocol):
     def forget(self, pending: PendingAction) -> None:
         if self.pending.get(pending.action_id) is pending:
             del self.pending[pending.action_id]
+            self.abandoned[pending.action_id] = pending.kind
+            if len(self.abandoned) > MAX_ABANDONED:
+                del self.abandoned[next(iter(self.abandoned))]
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.closed:

@@ -242,3 +242,39 @@ async def test_malformed_frames_do_not_kill_the_connection(server: ScriptServer,
     assert client.malformed_frames == 4  # no-colon lines, broken line, junk header, oversized
     assert isinstance(await client.send_action({"Action": "Ping"}), Frame)
     assert client.logins == 1 and recorder.states == [True]
+
+
+async def test_late_list_reply_after_a_timeout_does_not_leak_to_listeners(server: ScriptServer, make_client) -> None:
+    client, recorder = await make_client()
+    server.silent.add("queuestatus")  # after the login's resync
+    with pytest.raises(AmiActionTimeout) as caught:
+        await client.send_action({"Action": "QueueStatus"}, timeout=0.1)
+    late_id = caught.value.action["ActionID"]
+    reply = [{k: (late_id if k == "ActionID" else v) for k, v in f.items()}
+             for f in RECORDED[[r["action"]["Action"] for r in RECORDED].index("QueueStatus")]["response"]]
+    await server.send_raw([b"".join(encode_frame(f) for f in reply),
+                           encode_frame({"Event": "Newstate", "Channel": "PJSIP/after-1"})])
+    await recorder.wait_for(lambda: bool(recorder.events("Newstate")))
+    assert not recorder.events("QueueMember") and not recorder.events("QueueParams")
+    assert not recorder.events("QueueStatusComplete")
+
+
+async def test_repeated_headers_and_bad_header_names(server: ScriptServer, make_client) -> None:
+    server.set_reply("Originate", [{"Response": "Success", "ActionID": "", "Message": "Originate successfully queued"}])
+    client, _ = await make_client()
+    await client.send_action({"Action": "Originate", "Channel": "PJSIP/2001", "Application": "ConfBridge",
+                              "Data": "3w-1", "Variable": ["HOTLINE_ROLE=expert", "CALLERID(name)=专家"]})
+    sent = server.received[-1]
+    assert sent.getall("Variable") == ["HOTLINE_ROLE=expert", "CALLERID(name)=专家"]
+    with pytest.raises(ValueError, match="header name"):
+        await client.send_action({"Action": "Ping", "X\r\nAction": "Hangup"})
+
+
+async def test_send_before_connect_or_after_close(server: ScriptServer) -> None:
+    client = AmiClient("127.0.0.1", server.port, server.username, server.secret)
+    with pytest.raises(AmiNotConnected, match="connect"):
+        await client.send_action({"Action": "Ping"})
+    await client.connect()
+    await client.close()
+    with pytest.raises(AmiNotConnected):
+        await client.send_action({"Action": "Ping"})
