@@ -112,3 +112,10 @@ def test_working_day_time_between(calendar: WorkCalendar) -> None:
     assert span == 12 * H  # Fri 18:00–24:00 and Mon 00:00–06:00
     span, _ = calendar.working_day_time_between(at("2026-11-23 06:00"), at("2026-11-20 18:00"))
     assert span == -12 * H
+
+
+def test_office_time_between(calendar: WorkCalendar) -> None:
+    span, _ = calendar.office_time_between(at("2026-11-20 11:00"), at("2026-11-23 10:00"))
+    assert span == 6 * H  # Fri 11–12, 13:30–17:30; the weekend; Mon 9–10
+    span, _ = calendar.office_time_between(at("2026-11-16 12:10"), at("2026-11-16 13:20"))
+    assert span == dt.timedelta(0)  # all lunch

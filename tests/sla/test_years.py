@@ -189,7 +189,8 @@ def test_api_loads_a_year_as_admin_only(db_session_factory) -> None:  # type: ig
         assert loaded.status_code == 201, loaded.text
         assert loaded.json()["year"] == 2027 and loaded.json()["loaded_by"] == "admin-user"
         assert app.state.sla_engine.calendar.day(dt.date(2027, 1, 4)).source == "loaded"
-        overview = client.get("/api/sla/calendar?years=2026&years=2027&years=2101", headers={"x-test-role": "supervisor"}).json()
+        overview = client.get("/api/sla/calendar?years=2026&years=2027&years=2101",
+                              headers={"x-test-role": "supervisor"}).json()
         assert [y["year"] for y in overview["loaded"]] == [2027]
         assert overview["sources"] == {"2026": "chinesecalendar", "2027": "loaded", "2101": "unavailable"}
 
