@@ -35,7 +35,7 @@ async def put_notice(body: NoticeIn, request: Request, who: Editor) -> Notice:
     try:
         notice = await set_notice(bus.redis, body, who.username)
     except NoticeExpired as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(422, str(exc)) from exc
     await bus.publish(keys.IVR_STREAM, {"type": "notice.set", "ts": time.time(), "by": who.username,
                                         "text": notice.text, "prompt": notice.prompt})
     return notice

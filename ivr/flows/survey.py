@@ -35,6 +35,7 @@ class SurveyFlow:
     async def run(self) -> SurveyRating:
         outcome = "hangup"
         try:
+            await self.ctx.session.answer()
             self.order_no = await self._order_no()
             outcome = await run_machine(self.machine, {"ask": self.on_ask, "thanks": self.on_thanks,
                                                        "defaulted": self.on_defaulted})
@@ -82,5 +83,4 @@ class SurveyFlow:
 
 
 async def survey_route(ctx: FlowContext) -> None:
-    await ctx.session.answer()
     await SurveyFlow(ctx).run()
