@@ -1,0 +1,173 @@
+"""The citizen's call through rig-config/extensions.conf `[from-carrier]`:
+
+    exten => 12345,1,NoOp(citizen call)
+     same => n,Answer()
+     same => n,AGI(agi://127.0.0.1:4573/ivr)
+     same => n,Set(QUEUE_PRIO=${IF($["${HOTLINE_PRIORITY}" != ""]?${HOTLINE_PRIORITY}:0)})
+     same => n,Queue(hotline-general,t,,,120)
+     same => n,Hangup()
+
+`HOTLINE_QUEUE`, when the IVR sets it to a configured queue, routes the call to that skill group instead of the
+default queue (the platform's skill routing; the rig has a single queue)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from pbxsim.channels import Channel
+from pbxsim.citizens import Citizen, DtmfSource
+from pbxsim.pbx import Pbx
+from pbxsim.queues import QueueSession
+
+
+@dataclass(eq=False)
+class CitizenCall:
+    pbx: Pbx
+    citizen: Citizen
+    channel: Channel | None = None
+    started_at: float = 0.0
+    agi_status: str = ""
+    queue: str | None = None
+    outcome: str = ""                 # answered, abandoned, timeout, ivr_hangup, agent_hangup...
+    answered_at: float | None = None
+    ended_at: float | None = None
+    member: str | None = None
+    timers: list[Any] = field(default_factory=list)
+    done: asyncio.Event | None = None
+    agi_task: Any = None
+
+    @property
+    def uniqueid(self) -> str:
+        assert self.channel is not None
+        return self.channel.uniqueid
+
+    # --- dialplan ------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        pbx, c = self.pbx, self.citizen
+        if pbx.clock.realtime:
+            self.done = asyncio.Event()
+        self.started_at = pbx.clock.now()
+        ch = pbx.channels.new("carrier", "citizen", self.started_at, caller_num=c.caller, caller_name=c.name,
+                              context="from-carrier", exten="12345", priority=1, state=4, dnid="12345")
+        pbx.stats.channels_created += 1
+        pbx.emit("Newchannel", ch.headers())
+        self.channel = ch
+        ch.call = self
+        ch.dtmf = DtmfSource(c.digits)
+        pbx.var_set(ch, "SIPDOMAIN", "127.0.0.1")
+        pbx.newexten(ch, "NoOp", "citizen call", priority=1)
+        pbx.newexten(ch, "Answer", "", priority=2)
+        pbx.newstate(ch, 6)
+        ch.on_hangup = self._gone_before_queue
+        if c.hangup_after is not None:
+            self.timers.append(pbx.clock.call_later(c.hangup_after, self.citizen_hangs_up))
+        self.timers.append(pbx.clock.call_later(pbx.config.dial_delay, self._agi))
+        pbx.calls.append(self)
+
+    def citizen_hangs_up(self) -> None:
+        if self.channel is not None and not self.channel.hungup:
+            self.pbx.hangup(self.channel)
+
+    def _gone_before_queue(self, channel: Channel, cause: int) -> None:
+        self.outcome = self.outcome or "ivr_hangup"
+        self.pbx.emit("SoftHangupRequest", channel.headers(), [("Cause", str(cause))])
+        self.pbx.destroy(channel, cause)
+        self._finish()
+
+    def _agi(self) -> None:
+        pbx, ch = self.pbx, self.channel
+        assert ch is not None
+        if ch.hungup:
+            return
+        url = pbx.config.agi_url
+        pbx.newexten(ch, "AGI", url or "agi://127.0.0.1:4573/ivr", priority=3)
+        if url and pbx.clock.realtime:
+            from pbxsim.agi import AgiSession
+
+            session = AgiSession(self, url)
+            self.agi_task = asyncio.ensure_future(session.run())
+            return
+        if self.citizen.ivr_vars:
+            self.timers.append(pbx.clock.call_later(self.citizen.ivr_seconds, self._scripted_ivr))
+            return
+        self.after_agi("FAILURE")
+
+    def _scripted_ivr(self) -> None:
+        ch = self.channel
+        if ch is None or ch.hungup:
+            return
+        for name, value in self.citizen.ivr_vars.items():
+            self.pbx.var_set(ch, name, value)
+        self.after_agi("SUCCESS")
+
+    def after_agi(self, status: str) -> None:
+        """AGI() returned; on with the dialplan unless the channel is gone."""
+        pbx, ch = self.pbx, self.channel
+        assert ch is not None
+        self.agi_status = status
+        if status == "HANGUP" or ch.hungup:
+            if not ch.hungup:
+                pbx.var_set(ch, "AGISTATUS", status)
+                pbx.destroy(ch, 16)
+            self.outcome = self.outcome or "ivr_hangup"
+            self._finish()
+            return
+        pbx.var_set(ch, "AGISTATUS", status)
+        raw = ch.variables.get("HOTLINE_PRIORITY", "")
+        prio = raw if raw != "" else "0"
+        pbx.newexten(ch, "Set", f"QUEUE_PRIO={prio}", priority=4)
+        pbx.var_set(ch, "QUEUE_PRIO", prio)
+        try:
+            priority = int(prio)
+        except ValueError:
+            priority = 0
+        wanted = ch.variables.get("HOTLINE_QUEUE", "")
+        queue = wanted if wanted in pbx.queues.queues else pbx.config.default_queue
+        self.queue = queue
+        pbx.newexten(ch, "Queue", f"{queue},t,,,120", priority=5)
+        caller = pbx.queues.join(ch, queue, priority, self._after_queue)
+        caller.on_connect = self._connected
+        if self.citizen.patience is not None:
+            self.timers.append(pbx.clock.call_later(self.citizen.patience, self._patience_over, caller))
+
+    def _patience_over(self, caller: Any) -> None:
+        if caller in self.pbx.queues.queues[caller.queue].callers and not self.channel.hungup:  # type: ignore[union-attr]
+            self.outcome = "abandoned"
+            self.citizen_hangs_up()
+
+    def _connected(self, session: QueueSession) -> None:
+        self.answered_at = self.pbx.clock.now()
+        self.member = session.member.interface
+        self.outcome = "answered"
+        if self.citizen.talk_time is not None:
+            self.timers.append(self.pbx.clock.call_later(self.citizen.talk_time, self.citizen_hangs_up))
+
+    def _after_queue(self, status: str) -> None:
+        pbx, ch = self.pbx, self.channel
+        assert ch is not None
+        if status == "TIMEOUT":
+            self.outcome = "timeout"
+        pbx.newexten(ch, "Hangup", "", priority=6)
+        pbx.dialplan_hangup(ch)
+
+    def on_destroyed(self) -> None:
+        if self.ended_at is None:
+            if not self.outcome:
+                self.outcome = "abandoned"
+            self._finish()
+
+    def _finish(self) -> None:
+        if self.ended_at is not None:
+            return
+        self.ended_at = self.pbx.clock.now()
+        for timer in self.timers:
+            timer.cancel()
+        if self.done is not None:
+            self.done.set()
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Wait (wall seconds) until the citizen's channel is gone."""
+        assert self.done is not None, "wait() needs the real-time clock"
+        await asyncio.wait_for(self.done.wait(), timeout)

@@ -1,0 +1,65 @@
+"""Configuration of the simulated PBX: queues (queues.conf), seats (softphone behaviour), AMI account,
+FastAGI URL, and the Asterisk facts of rig-config/ as defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pbxsim.distributions import Constant, Distribution
+
+
+@dataclass
+class QueueConfig:
+    """One `[queue]` of queues.conf; the defaults are rig-config/queues.conf `[hotline-general]`."""
+
+    name: str = "hotline-general"
+    strategy: str = "leastrecent"      # leastrecent | rrmemory | ringall
+    timeout: float = 15.0              # ring time per member attempt
+    retry: float = 1.0                 # pause between attempts
+    wrapuptime: float = 2.0
+    servicelevel: int = 15
+    joinempty: bool = True
+    ringinuse: bool = False
+    max_wait: float = 120.0            # Queue(...,120) in the dialplan
+
+    def __post_init__(self) -> None:
+        if self.strategy not in ("leastrecent", "rrmemory", "ringall"):
+            raise ValueError(f"unsupported queue strategy {self.strategy!r}")
+
+
+@dataclass
+class SeatBehaviour:
+    """How the softphone on one seat behaves when app_queue (or Originate) rings it."""
+
+    answer_delay: Distribution = field(default_factory=lambda: Constant(1.0))
+    answer_probability: float = 1.0   # below 1: sometimes lets it ring out
+    reachable: bool = True            # False: no SIP answer at all (no RINGING), like 1003 in noanswer
+    talk_time: Distribution | None = None  # the agent hangs up after this; None: waits for the citizen
+
+
+@dataclass
+class SimConfig:
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038               # 0: pick a free port
+    ami_username: str = "hotline"
+    ami_secret: str = "hotline-secret"
+    agi_url: str | None = "agi://127.0.0.1:4573/ivr"
+    agi_connect_timeout: float = 2.0   # wall seconds
+    queues: list[QueueConfig] = field(default_factory=lambda: [QueueConfig()])
+    default_queue: str = "hotline-general"
+    seats: dict[str, SeatBehaviour] = field(default_factory=dict)   # "1001" → behaviour
+    default_seat: SeatBehaviour = field(default_factory=SeatBehaviour)
+    conf_mark_citizen: bool = False    # ConfBridge: citizen marked, others end_marked (room closes with the citizen)
+    atxfer_code: str | None = "*2"     # features.conf atxfer; None: Atxfer fails as without the feature code
+    gateway_answer_delay: float = 1.0  # the emergency gateway (110/119/120) answers after this
+    dial_delay: float = 0.5            # Answer() → AGI as in the recordings
+    prompt_seconds: dict[str, float] = field(default_factory=dict)  # sound file → length
+    default_prompt_seconds: float = 1.40425  # hello-world: endpos=11234 at 8 kHz
+    seed: int = 12345
+    agent_numbers: tuple[str, ...] = ("1001", "1002", "1003", "2001")
+
+    def seat(self, endpoint: str) -> SeatBehaviour:
+        return self.seats.get(endpoint, self.default_seat)
+
+    def queue_config(self, name: str) -> QueueConfig | None:
+        return next((q for q in self.queues if q.name == name), None)
