@@ -35,7 +35,8 @@ class Member:
     last_pause: int = 0
     login_time: int = 0
     in_call: bool = False
-    wrapup_until: float = 0.0
+    wrapping_up: bool = False        # cleared by a timer, not by comparing clocks (timers may fire early)
+    wrapup_timer: Any = None
     order: int = 0
 
     @property
@@ -62,7 +63,7 @@ class QueueCaller:
     seq: int
     original_position: int
     attempts: list[Attempt] = field(default_factory=list)
-    retry_until: float = 0.0
+    retrying: bool = False
     tried: set[str] = field(default_factory=set)
     timeout_timer: Any = None
     on_leave: Callable[[str], None] | None = None    # dialplan continues: TIMEOUT, or after the agent hangs up
@@ -153,7 +154,7 @@ class QueueEngine:
                                   "INUSE" if member.paused else "NOT_INUSE")
 
     def available(self, queue: Queue, member: Member) -> bool:
-        if member.paused or self.pbx.clock.now() < member.wrapup_until:
+        if member.paused or member.wrapping_up:
             return False
         if member.interface in self.ringing:
             return False
@@ -310,13 +311,12 @@ class QueueEngine:
 
     def _distribute(self) -> None:
         self._kick_pending = False
-        now = self.pbx.clock.now()
         for queue in self.queues.values():
             self._refresh_avail(queue)
             for caller in list(queue.callers):
                 if caller.attempts or caller.channel.hungup:
                     continue
-                if now < caller.retry_until:
+                if caller.retrying:
                     continue
                 members = self._pick(queue, caller)
                 for member in members:
@@ -406,8 +406,16 @@ class QueueEngine:
         pbx.emit("DialEnd", caller.channel.headers(), attempt.leg.headers("Dest"), [("DialStatus", "NOANSWER")])
         self._notify("noanswer", queue=caller.queue, caller=caller, member=attempt.member)
         self._cancel_attempts(caller)
-        caller.retry_until = pbx.clock.now() + self.queues[caller.queue].config.retry
-        pbx.clock.call_later(self.queues[caller.queue].config.retry, self.kick)
+        self._retry_later(caller)
+
+    def _retry_later(self, caller: QueueCaller) -> None:
+        caller.retrying = True
+
+        def over() -> None:
+            caller.retrying = False
+            self.kick()
+
+        self.pbx.clock.call_later(self.queues[caller.queue].config.retry, over)
 
     def _leg_rejected(self, attempt: Attempt, cause: int) -> None:
         """The softphone declined (or AMI hung the ringing leg up): on to the next member after `retry`."""
@@ -416,8 +424,7 @@ class QueueEngine:
         pbx.emit("DialEnd", caller.channel.headers(), attempt.leg.headers("Dest"), [("DialStatus", "BUSY")])
         pbx.destroy(attempt.leg, cause)
         if not caller.attempts:
-            caller.retry_until = pbx.clock.now() + self.queues[caller.queue].config.retry
-            pbx.clock.call_later(self.queues[caller.queue].config.retry, self.kick)
+            self._retry_later(caller)
 
     def _answer(self, attempt: Attempt) -> None:
         pbx, caller, member, leg = self.pbx, attempt.caller, attempt.member, attempt.leg
@@ -491,8 +498,17 @@ class QueueEngine:
         now = self.pbx.clock.now()
         self.last_call[member.interface] = now
         wrapup = self.queues[member.queue].config.wrapuptime
-        member.wrapup_until = now + wrapup
-        self.pbx.clock.call_later(wrapup, self.kick)
+        if wrapup > 0:
+            member.wrapping_up = True
+            if member.wrapup_timer is not None:
+                member.wrapup_timer.cancel()
+            member.wrapup_timer = self.pbx.clock.call_later(wrapup, self._wrapup_over, member)
+        self.kick()
+
+    def _wrapup_over(self, member: Member) -> None:
+        member.wrapping_up = False
+        member.wrapup_timer = None
+        self._refresh_avail(self.queues[member.queue])
         self.kick()
 
     def _session_hangup(self, session: QueueSession, channel: Channel, cause: int) -> None:

@@ -27,6 +27,8 @@ class Replay:
     name: str
     recorded: list[Frame]
     simulated: list[Frame]
+    simulated_times: list[float] = field(default_factory=list)
+    recorded_times: list[float] = field(default_factory=list)
     reply_problems: list[str] = field(default_factory=list)
     ivr: ScriptedIvr | None = None
     recorded_agi: dict[str, Any] | None = None
@@ -126,7 +128,8 @@ async def replay(name: str, scale: float = 25.0) -> Replay:
     config = SimConfig(ami_port=0, agi_url=ivr.url, seats=_seats(frames))
     sim = Simulator(config, scale=scale)
     await sim.start()
-    result = Replay(name, [f for _, f in frames], [], ivr=ivr, recorded_agi=recorded_agi, sim=sim)
+    result = Replay(name, [f for _, f in frames], [], ivr=ivr, recorded_agi=recorded_agi, sim=sim,
+                    recorded_times=[t for t, _ in frames])
     result.norm_rec.feed([])
     streams([f for _, f in frames], result.norm_rec)
     # Members that were there before the recording started: their QueueRemove succeeded.
@@ -174,6 +177,7 @@ async def replay(name: str, scale: float = 25.0) -> Replay:
     await asyncio.gather(drive_actions(), drive_citizen())
     await at(last + 1.5)
     result.simulated = [f for _, f in ami.events]
+    result.simulated_times = [(t - start) * scale for t, _ in ami.events]
     await ami.close()
     await sim.stop()
     await ivr.stop()

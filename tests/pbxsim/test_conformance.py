@@ -4,6 +4,10 @@ exchange as the real Asterisk 22.10.1 gave."""
 
 from __future__ import annotations
 
+import importlib.util
+import re
+from typing import Any
+
 import pytest
 
 from hotline.traces import SCENARIOS
@@ -11,6 +15,31 @@ from tests.pbxsim.conformance import diff_streams
 from tests.pbxsim.replay import replay
 
 SCALE = 25.0   # the 64 s three-way recording takes under 3 s
+
+
+HAS_TRACKER = importlib.util.find_spec("bridge.calls.tracker") is not None
+VOLATILE_CALL_KEYS = {"call_id", "linkedid", "channel", "started_at", "queued_at", "answered_at", "ended_at",
+                      "wait_seconds", "talk_seconds", "conference"}
+
+
+def _calls(frames: list[Any], times: list[float]) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
+    from bridge.calls.tracker import CallTracker
+
+    tracker = CallTracker()
+    events = []
+    for frame, ts in zip(frames, times, strict=True):
+        events += tracker.feed(frame, ts)
+    transitions = [(e["type"], e["state"]) for e in events]
+    finals = []
+    for e in events:
+        if e["type"] == "call.ended":
+            call = {k: v for k, v in e["call"].items() if k not in VOLATILE_CALL_KEYS}
+            if call.get("ivr"):
+                call["ivr"] = {**call["ivr"], "path": [re.sub(r"agi://[^/]+/", "agi://<ivr>/", p)
+                                                       for p in call["ivr"]["path"]]}
+            call["times"] = (e["call"]["wait_seconds"], e["call"]["talk_seconds"])
+            finals.append(call)
+    return transitions, finals
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -32,6 +61,16 @@ async def test_scenario_replays_like_asterisk(scenario: str) -> None:
             assert session.env[key] == recorded_env[key], key
         assert session.env["agi_channel"].startswith("PJSIP/carrier-")
         assert session.exchange == [(x["cmd"], x["resp"]) for x in result.recorded_agi["exchange"]]
+    if HAS_TRACKER:
+        # the platform's call tracker builds the same calls from the simulator as from the real Asterisk
+        exp_transitions, exp_calls = _calls(result.recorded, result.recorded_times)
+        act_transitions, act_calls = _calls(result.simulated, result.simulated_times)
+        assert act_transitions == exp_transitions
+        for expected_call, actual_call in zip(exp_calls, act_calls, strict=True):
+            exp_times, act_times = expected_call.pop("times"), actual_call.pop("times")
+            assert actual_call == expected_call
+            for e, a in zip(exp_times, act_times, strict=True):
+                assert (e is None) == (a is None) and (e is None or abs(e - a) <= 1.0)
 
 
 async def test_diff_catches_a_wrong_stream() -> None:
