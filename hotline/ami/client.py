@@ -201,7 +201,7 @@ class AmiClient:
 
     async def close(self) -> None:
         self._closing = True
-        tasks = [t for t in (self._supervisor, self._dispatcher, *self._tasks) if t is not None]
+        tasks = [t for t in (self._supervisor, self._dispatcher) if t is not None]
         for task in tasks:
             task.cancel()
         if self._protocol is not None:
@@ -209,6 +209,10 @@ class AmiClient:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        # Let async state listeners see the final "down" (the supervisor reported it while stopping).
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, self.action_timeout)
         self._supervisor = self._dispatcher = None
         self.manager.protocol = None
 

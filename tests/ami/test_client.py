@@ -278,3 +278,30 @@ async def test_send_before_connect_or_after_close(server: ScriptServer) -> None:
     await client.close()
     with pytest.raises(AmiNotConnected):
         await client.send_action({"Action": "Ping"})
+
+
+async def test_from_settings_and_async_state_listener(server: ScriptServer) -> None:
+    from pydantic import SecretStr
+
+    from hotline.settings import Settings
+
+    settings = Settings(ami_host="127.0.0.1", ami_port=server.port, ami_user=server.username,
+                        ami_secret=SecretStr(server.secret), ami_action_timeout=1.5, ami_ping_interval=0.5)
+    client = AmiClient.from_settings(settings)
+    assert (client.action_timeout, client.ping_interval) == (1.5, 0.5)
+    link: list[bool] = []
+
+    async def on_state(up: bool) -> None:
+        await asyncio.sleep(0)
+        link.append(up)
+
+    client.add_state_listener(on_state)
+    try:
+        await client.connect()
+        assert client.banner == "Asterisk Call Manager/11.0.0"
+        async with asyncio.timeout(2):
+            while link != [True]:
+                await asyncio.sleep(0.01)
+    finally:
+        await client.close()
+    assert link == [True, False]  # close() reports the link down
