@@ -163,7 +163,7 @@ class AmiClient:
         self._listeners.remove(callback)
 
     def add_state_listener(self, callback: StateListener) -> None:
-        """`callback(True)` after each login, `callback(False)` when a logged-in link is lost."""
+        """`callback(True)` once logged in and resynchronised, `callback(False)` when that link is lost or closed."""
         self._state_listeners.append(callback)
 
     async def connect(self, wait: bool = True, timeout: float | None = None) -> None:
@@ -195,9 +195,11 @@ class AmiClient:
         timeout = self.action_timeout if timeout is None else timeout
         started = time.monotonic()
         await self._wait_up(timeout)
-        assert self._protocol is not None
+        protocol = self._protocol
+        if protocol is None or protocol.closed:
+            raise AmiNotConnected(f"AMI link to {self.host}:{self.port} dropped")
         remaining = max(0.0, timeout - (time.monotonic() - started))
-        return await self._request(self._protocol, action, remaining, check, reported_timeout=timeout)
+        return await self._request(protocol, action, remaining, check, reported_timeout=timeout)
 
     async def close(self) -> None:
         self._closing = True

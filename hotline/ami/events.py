@@ -614,6 +614,17 @@ class ContactStatus(AmiEvent):
 
 @event()
 @dataclass(slots=True)
+class UserEvent(AmiEvent):
+    """`UserEvent(name,key: value...)` from the dialplan; its own headers stay on `.frame`."""
+
+    user_event: str = ""
+    channel: str = ""
+    uniqueid: str = ""
+    linkedid: str = ""
+
+
+@event()
+@dataclass(slots=True)
 class SuccessfulAuth(AmiEvent):
     service: str = ""
     account_id: str = ""

@@ -89,6 +89,10 @@ def test_unknown_event_and_bad_numbers() -> None:
     assert isinstance(odd, ev.QueueCallerAbandon)
     assert odd.position is None and odd.hold_time is None and odd.channel == ""  # missing header: default
     assert type(parse_event(Frame.of({"Response": "Success"}))) is AmiEvent
+    user = parse_event(Frame.of({"Event": "UserEvent", "UserEvent": "HotlineIvr", "Channel": "PJSIP/c-1",
+                                 "Category": "complaint"}))
+    assert isinstance(user, ev.UserEvent) and user.user_event == "HotlineIvr" and user.uniqueid == ""
+    assert user.frame.get("Category") == "complaint"
 
 
 def test_repeated_headers_stay_on_the_frame() -> None:
