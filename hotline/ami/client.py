@@ -317,8 +317,10 @@ class AmiClient:
             self._protocol = None if self._protocol is protocol else self._protocol
 
     async def _resync(self, protocol: AmiProtocol) -> Resync:
-        queue_status = await self._request(protocol, {"Action": "QueueStatus"}, self.action_timeout, check=False)
-        channels = await self._request(protocol, {"Action": "CoreShowChannels"}, self.action_timeout, check=False)
+        # check=True: an Error here (app_queue not loaded yet while Asterisk boots) must not pass for "no
+        # members"; it drops the link and the next attempt resyncs again.
+        queue_status = await self._request(protocol, {"Action": "QueueStatus"}, self.action_timeout, check=True)
+        channels = await self._request(protocol, {"Action": "CoreShowChannels"}, self.action_timeout, check=True)
         resync = Resync(reconnect=self.logins > 1)
         for frame in (*queue_status, *channels):  # type: ignore[misc]
             item = parse_event(frame)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from hotline.ami.client import Resync
 from hotline.ami.frames import Frame
 from tests.ami.ami_script_server import ScriptServer, recorded_actions
@@ -97,12 +99,17 @@ async def test_client_started_before_asterisk_connects_when_it_comes_up(make_cli
         await late.stop()
 
 
-async def test_resync_failure_drops_the_link_and_retries(server: ScriptServer, make_client) -> None:
-    server.silent.add("coreshowchannels")
+@pytest.mark.parametrize("failure", ["no reply", "error"])
+async def test_resync_failure_drops_the_link_and_retries(server: ScriptServer, make_client, failure: str) -> None:
+    if failure == "no reply":
+        server.silent.add("coreshowchannels")
+    else:  # Asterisk still booting: app_queue not loaded
+        server.set_reply("QueueStatus", [{"Response": "Error", "ActionID": "", "Message": "Invalid/unknown command"}])
     client, recorder = await make_client(connect=False, action_timeout=0.3)
     await client.connect(wait=False)
-    await server.wait_logins(2)  # logged in, resync timed out, reconnected and logged in again
+    await server.wait_logins(2)  # logged in, resync failed, reconnected and logged in again
     assert not client.connected and recorder.resyncs == []
     server.silent.clear()
+    server.overrides.clear()
     await recorder.wait_for(lambda: len(recorder.resyncs) == 1)
     assert client.connected and recorder.states == [True]
