@@ -57,7 +57,7 @@ def rebuild(tracker: CallTracker, channels: list[Headers], waits: dict[str, Head
         if app == "Queue" and state == CallState.IVR:
             call.queue = data.split(",", 1)[0] or None
             wait = waits.get(uid) or waits.get(call.channel)
-            seconds = float(wait["Wait"]) if wait and wait.get("Wait", "").isdigit() else 0.0
+            seconds = float(wait["Wait"]) if wait and wait.get("Wait", "").isascii() and wait["Wait"].isdigit() else 0.0
             call.queued_at = ts - seconds
             events += tracker._fire(call, "queued", ts, extra={"resync": True})
         if app == "Queue" and bridge and call.machine.state in (CallState.QUEUED, CallState.RINGING):

@@ -12,6 +12,7 @@ seats are found through a channel-name index filled as the queue/dial/conference
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -42,7 +43,15 @@ def _header(frame: Frame, key: str) -> str | None:
 
 def _number(text: str | None) -> float | None:
     try:
-        return float(text) if text not in (None, "") else None
+        value = float(text) if text else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None  # NaN/inf are not JSON
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text and text.isascii() else None
     except ValueError:
         return None
 
@@ -58,6 +67,7 @@ class CallTracker:
         self.completed: deque[Call] = deque(maxlen=completed_max)
         self._channels: dict[str, tuple[Call, str]] = {}
         self.ignored_transitions = 0
+        self.errors = 0
         self._handlers: dict[str, Callable[[Frame, float], list[Event]]] = {
             "Newchannel": self._on_newchannel,
             "VarSet": self._on_varset,
@@ -98,8 +108,9 @@ class CallTracker:
             return []
         try:
             return handler(frame, ts)
-        except (KeyError, ValueError) as exc:  # a malformed event loses itself, never the tracker
-            log.warning("AMI %s event ignored: %r", name, exc)
+        except Exception:  # a malformed or unforeseen event loses itself, never the tracker
+            self.errors += 1
+            log.exception("AMI %s event ignored", name)
             return []
 
     def resync(self, frames: Iterable[Frame], ts: float) -> list[Event]:
@@ -163,7 +174,7 @@ class CallTracker:
         if call is not None:
             value: Any = frame.headers.get("Value", "")
             if field == "priority":
-                value = int(value) if value.lstrip("-").isdigit() else None
+                value = _int(value)
             call.ivr[field] = value or None
         return []
 
@@ -191,8 +202,7 @@ class CallTracker:
         call.queue = h.get("Queue")
         call.queued_at = ts
         call.left_queue = False
-        position = h.get("Position")
-        call.position = int(position) if position and position.isdigit() else None
+        call.position = _int(h.get("Position"))
         return self._fire(call, "queued", ts)
 
     def _on_queue_abandon(self, frame: Frame, ts: float) -> list[Event]:
@@ -400,8 +410,7 @@ class CallTracker:
             return []
         if role != CITIZEN:
             return []
-        cause = h.get("Cause", "")
-        call.hangup_cause = int(cause) if cause.isdigit() else None
+        call.hangup_cause = _int(h.get("Cause"))
         call.hangup_text = h.get("Cause-txt")
         return self._end(call, ts)
 

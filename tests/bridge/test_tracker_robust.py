@@ -7,7 +7,10 @@ import heapq
 import logging
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from bridge.calls.schemas import CallEvent
 from bridge.calls.state import CallMachine
 from bridge.calls.tracker import CallTracker
 from bridge.replay import renumber
@@ -190,3 +193,28 @@ def test_machines_tables() -> None:
     assert w.join("citizen", "PJSIP/carrier-3") == "citizen_joined" and w.state == "three_way"
     assert w.leave("expert", "PJSIP/2001-2") == "expert_left" and w.state == "agent_only"
     assert dial_target("PJSIP/110@emergency") == "110" and dial_target("119@emergency") == "119"
+
+
+ALL_FRAMES = [frame for scenario in ("basic", "noanswer", "redirect110", "blindxfer119", "threeway")
+              for _, frame in frames_of(scenario)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(0, len(ALL_FRAMES) - 1), max_size=300),
+       st.lists(st.tuples(st.sampled_from(["Event", "Uniqueid", "Channel", "HoldTime", "TalkTime", "Conference",
+                                           "DestChannel", "Interface", "Cause", "Variable", "Value"]),
+                          st.text(max_size=12)), max_size=5))
+def test_any_order_and_garbage_never_break_the_tracker(picks: list[int], garbage: list[tuple[str, str]]) -> None:
+    tracker = CallTracker()
+    for i, index in enumerate(picks):
+        frame = ALL_FRAMES[index]
+        if garbage and i % 7 == 0:  # some frames with a header overwritten by junk
+            key, value = garbage[i % len(garbage)]
+            frame = Frame.of([(k, value if k == key else v) for k, v in frame.pairs])
+        for event in tracker.feed(frame, float(i)):
+            CallEvent.model_validate(event)
+    assert tracker.errors == 0
+    for call in tracker.active.values():
+        assert call.state != "ended"
+    for call in tracker.completed:
+        assert call.state == "ended" and call.outcome is not None
