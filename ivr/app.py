@@ -48,7 +48,15 @@ def build_services(redis_url: str, database_url: str | None) -> HotlineIvrServic
         from ivr.records import SqlOrderRecords
 
         records = SqlOrderRecords(make_session_factory(make_engine(database_url)))
-    return HotlineIvrServices(aioredis.from_url(redis_url, decode_responses=True), records)
+    return HotlineIvrServices(redis_client(redis_url), records)
+
+
+def redis_client(url: str, max_connections: int = 100) -> aioredis.Redis:
+    """A bounded pool that makes callers wait for a free connection: a burst of 1,000 calls must queue for
+    Redis, not fail with 'Too many connections'."""
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=10,
+                                                    decode_responses=True)
+    return aioredis.Redis(connection_pool=pool)
 
 
 async def serve(extensions_conf: str | None = None) -> None:

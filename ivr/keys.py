@@ -21,6 +21,8 @@ def queue_stats(queue: str) -> str:
 
 
 CALLBACKS = PREFIX + "acd:callbacks"                # ZSET: member = callback id (call_id), score = queued_at
+CALLBACK_NUMBERS = PREFIX + "acd:callbacks:by-number"  # HASH: caller number → open callback id (acd/ removes
+                                                       # the field with the ZSET member once the call back is made)
 
 
 def callback(callback_id: str) -> str:

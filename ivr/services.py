@@ -71,13 +71,7 @@ class HotlineIvrServices:
         return profile
 
     async def _callback_pending(self, number: str) -> bool:
-        if not number:
-            return False
-        # callbacks are few (a few hundred at most): scanning the open set is cheaper than another index
-        for callback_id in await self.redis.zrange(keys.CALLBACKS, 0, -1):
-            if await self.redis.hget(keys.callback(callback_id), "number") == number:
-                return True
-        return False
+        return bool(number) and bool(await self.redis.hexists(keys.CALLBACK_NUMBERS, number))
 
     async def order_status(self, order_no: str) -> OrderStatusInfo | None:
         if self.records is None:
@@ -128,6 +122,8 @@ class HotlineIvrServices:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.callback(call_id), mapping=record)
             pipe.zadd(keys.CALLBACKS, {call_id: queued_at})  # ordered by the original queue time: turn kept
+            if number:
+                pipe.hset(keys.CALLBACK_NUMBERS, number, call_id)
             await pipe.execute()
         await self.bus.publish(keys.IVR_STREAM, {"type": "callback.requested", "ts": now, **record})
         return call_id
