@@ -32,19 +32,28 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_IDLE_TIMEOUT = 30 * 60
 
 
-def domain_routers() -> list[APIRouter]:
-    """The other domains' HTTP resources served by the console (each declares its roles)."""
-    routers: list[APIRouter] = []
-    return routers
+def domain_routers() -> list[tuple[APIRouter, str]]:
+    """The other domains' HTTP resources served by the console, with the prefix each is mounted under
+    (routers whose own prefix lacks `/api` get it here). Every route declares its roles."""
+    from hotline.handoffs.resources import router as handoffs
+    from hotline.history.resources import router as history
+    from hotline.kb.resources import router as kb
+    from hotline.sla.resources import router as sla
+    from hotline.units.resources import router as units
+    from hotline.workorders.resources import router as workorders
+    from ivr.resources import router as ivr
+
+    return [(workorders, "/api"), (history, "/api"), (handoffs, "/api"), (units, "/api"),
+            (kb, ""), (sla, ""), (ivr, "")]
 
 
 def create_app(settings: Settings, session_factory: sessionmaker, bus: EventBus, *,
-               routers: Iterable[APIRouter] | None = None, idle_timeout: int = DEFAULT_IDLE_TIMEOUT,
+               routers: Iterable[tuple[APIRouter, str]] | None = None, idle_timeout: int = DEFAULT_IDLE_TIMEOUT,
                login_limits: LoginLimits | None = None, password_hasher: PasswordHasher | None = None,
                allowed_origins: Iterable[str] = (), secure_cookies: bool | None = None,
                heartbeat_seconds: float = 15.0, ws_block_ms: int = 1000,
                clock: Callable[[], float] = time.time) -> FastAPI:
-    """`routers` defaults to `domain_routers()`; pass a list to serve other ones (tests)."""
+    """`routers` ((router, prefix) pairs) defaults to `domain_routers()`; pass a list to serve others."""
     if settings.session_key is None:
         raise RuntimeError("missing secret: set HOTLINE_SESSION_KEY in the environment (or HOTLINE_DEMO=1)")
     app = FastAPI(title="12345 热线坐席控制台", docs_url=None, redoc_url=None, openapi_url=None)
@@ -63,8 +72,8 @@ def create_app(settings: Settings, session_factory: sessionmaker, bus: EventBus,
 
     app.include_router(resources.router)
     app.include_router(ws.router)
-    for router in domain_routers() if routers is None else routers:
-        app.include_router(router)
+    for router, prefix in domain_routers() if routers is None else routers:
+        app.include_router(router, prefix=prefix)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(ConsoleSecurityMiddleware, store=store,
                        allowed_origins=frozenset(o.rstrip("/") for o in allowed_origins))

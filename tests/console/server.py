@@ -74,10 +74,12 @@ class ConsoleServer:
 
 
 @contextmanager
-def running_console(redis_url: str, engine: Engine, **options: object) -> Iterator[ConsoleServer]:
-    settings = Settings(session_key=SecretStr("test-session-key-" + uuid.uuid4().hex), session_max_age=3600,
-                        redis_url=redis_url)
-    prefix = f"t{uuid.uuid4().hex[:8]}:"
+def running_console(redis_url: str, engine: Engine, prefix: str | None = None, session_key: str | None = None,
+                    **options: object) -> Iterator[ConsoleServer]:
+    """Two consoles given the same prefix and session key serve the same sessions and streams."""
+    settings = Settings(session_key=SecretStr(session_key or "test-session-key-" + uuid.uuid4().hex),
+                        session_max_age=3600, redis_url=redis_url)
+    prefix = prefix or f"t{uuid.uuid4().hex[:8]}:"
     bus = EventBus.from_url(redis_url, prefix=prefix)
     clock = FakeClock()
     factory = make_session_factory(engine)
@@ -88,7 +90,7 @@ def running_console(redis_url: str, engine: Engine, **options: object) -> Iterat
     app = create_app(settings, factory, bus, **kwargs)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                            ws_max_size=64 * 1024)
+                            ws_max_size=64 * 1024, timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -98,7 +100,8 @@ def running_console(redis_url: str, engine: Engine, **options: object) -> Iterat
             raise RuntimeError("console server did not start")
         time.sleep(0.01)
     try:
-        yield ConsoleServer(app, f"http://127.0.0.1:{port}", prefix, factory, clock, thread, server)
+        yield ConsoleServer(app, f"http://127.0.0.1:{port}", prefix, factory, clock, thread, server,
+                            {"session_key": settings.session_key.get_secret_value()})
     finally:
         server.should_exit = True
         thread.join(timeout=10)
