@@ -125,6 +125,8 @@ class AgiSession:
         command_id = str(pbx.rng.randint(1, 2_000_000_000))
         pbx.emit("AGIExecStart", ch.headers(), [("CommandId", command_id), ("Command", command)])
         reply = await self._run_command(command)
+        if self.dead.is_set() and reply.startswith("200") and not command.upper().startswith("HANGUP"):
+            reply = "200 result=-1"      # the channel hung up while the command ran
         if reply.startswith("200"):
             code, result = "200", "Success"
         else:

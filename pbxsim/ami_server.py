@@ -158,6 +158,8 @@ class AmiServer:
             self._tasks.add(task)
         try:
             await session.run()
+        except asyncio.CancelledError:
+            pass    # stop(): the connection is being closed on purpose
         finally:
             if task is not None:
                 self._tasks.discard(task)

@@ -108,10 +108,10 @@ class CitizenCall:
         assert ch is not None
         self.agi_status = status
         if status == "HANGUP" or ch.hungup:
+            self.outcome = self.outcome or "ivr_hangup"
             if not ch.hungup:
                 pbx.var_set(ch, "AGISTATUS", status)
                 pbx.destroy(ch, 16)
-            self.outcome = self.outcome or "ivr_hangup"
             self._finish()
             return
         pbx.var_set(ch, "AGISTATUS", status)
