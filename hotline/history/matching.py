@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
+@lru_cache(maxsize=8192)  # the same texts are compared again and again within one history
 def bigrams(text: str | None) -> frozenset[str]:
     cleaned = _NOISE.sub("", (text or "").lower())
     if len(cleaned) < 2:

@@ -15,13 +15,20 @@ from sqlalchemy.orm import Session
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the day on a number is the hotline's day, not UTC's
 
-_NEXT = text(
-    "INSERT INTO order_sequences (day, last) VALUES (:day, 1) "
-    "ON CONFLICT (day) DO UPDATE SET last = order_sequences.last + 1 RETURNING last"
+_TAKE = text(
+    "INSERT INTO order_sequences (day, last) VALUES (:day, :n) "
+    "ON CONFLICT (day) DO UPDATE SET last = order_sequences.last + :n RETURNING last"
 )
 
 
-def next_number(session: Session, now: datetime) -> str:
+def allocate_numbers(session: Session, now: datetime, count: int = 1) -> list[str]:
+    """`count` consecutive numbers of the local day of `now`, in one statement."""
+    if count < 1:
+        raise ValueError("count must be at least 1")
     day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
-    seq = session.execute(_NEXT, {"day": day}).scalar_one()
-    return f"{day}-{seq:06d}"
+    last = session.execute(_TAKE, {"day": day, "n": count}).scalar_one()
+    return [f"{day}-{seq:06d}" for seq in range(last - count + 1, last + 1)]
+
+
+def next_number(session: Session, now: datetime) -> str:
+    return allocate_numbers(session, now)[0]

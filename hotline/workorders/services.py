@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.audit.services import actor_name
 from hotline.domain import Category, Channel, OrderStatus, Urgency
 from hotline.history.matching import DEFAULT_POLICY, MatchPolicy, same_matter
+from hotline.outbox.models import OutboxMessage
 from hotline.outbox.services import enqueue
 from hotline.security import Principal
 from hotline.sla import AlertLevel, DeadlineEngine, evaluate
@@ -31,7 +32,7 @@ from hotline.workorders.models import (
     OrderUnit,
     WorkOrder,
 )
-from hotline.workorders.numbering import next_number
+from hotline.workorders.numbering import allocate_numbers
 from hotline.workorders.state import InvalidTransition, OrderEvent, next_status
 
 ACCEPT = "accept"  # the first history row (None → accepted)
@@ -92,18 +93,25 @@ def _record(session: Session, order: WorkOrder, event: str, from_status: str | N
     return row
 
 
-def _province_payload(order: WorkOrder, event: str, at: datetime) -> dict[str, Any]:
+def _province_payload_from(row: dict[str, Any], units: list[tuple[int, str]], event: str,
+                           at: datetime) -> dict[str, Any]:
     """What the provincial platform receives (Ziyang art. 20); confidential callers stay here
     (Foshan art. 60(2): confidential matters travel only through the designated channel)."""
     payload: dict[str, Any] = {
-        "number": order.number, "event": event, "at": at.isoformat(), "status": order.status,
-        "channel": order.channel, "category": order.category, "urgency": order.urgency,
-        "content": order.content, "location": order.location, "confidential": order.confidential,
-        "units": [{"unit_id": u.unit_id, "role": u.role} for u in order.units],
+        "number": row["number"], "event": event, "at": at.isoformat(), "status": row["status"],
+        "channel": row["channel"], "category": row["category"], "urgency": row["urgency"],
+        "content": row["content"], "location": row["location"], "confidential": row["confidential"],
+        "units": [{"unit_id": u, "role": r} for u, r in units],
     }
-    if not order.confidential:
-        payload.update(caller_name=order.caller_name, caller_number=order.caller_number)
+    if not row["confidential"]:
+        payload.update(caller_name=row["caller_name"], caller_number=row["caller_number"])
     return payload
+
+
+def _province_payload(order: WorkOrder, event: str, at: datetime) -> dict[str, Any]:
+    row = {c: getattr(order, c) for c in ("number", "status", "channel", "category", "urgency", "content",
+                                          "location", "confidential", "caller_name", "caller_number")}
+    return _province_payload_from(row, [(u.unit_id, u.role) for u in order.units], event, at)
 
 
 def _outbox(session: Session, order: WorkOrder, event: str, at: datetime) -> None:
@@ -126,68 +134,113 @@ def _refresh_deadlines(engine: DeadlineEngine, order: WorkOrder, *, met_kinds: f
             row.met_at, row.extensions, row.alert_level = None, 0, ALERT_NONE
 
 
+_REPEAT_CANDIDATES = (
+    select(WorkOrder.id, WorkOrder.status, WorkOrder.created_at, WorkOrder.category, WorkOrder.content,
+           WorkOrder.location)
+    .where(WorkOrder.caller_number == bindparam("number"), WorkOrder.category == bindparam("category"),
+           WorkOrder.created_at <= bindparam("now"))
+    .order_by(WorkOrder.created_at.desc()).limit(200))
+
+
 def find_repeat_of(session: Session, number: str | None, category: str, content: str, location: str | None,
                    now: datetime, window: timedelta = REPEAT_WINDOW,
-                   policy: MatchPolicy = DEFAULT_POLICY) -> WorkOrder | None:
-    """The newest earlier order of the same caller on the same matter; a 终结件 always counts,
+                   policy: MatchPolicy = DEFAULT_POLICY) -> int | None:
+    """Id of the newest earlier order of the same caller on the same matter; a 终结件 always counts,
     whatever its age (Ziyang art. 15: the unit's standard reply stands)."""
     if not number:
         return None
-    stmt = (select(WorkOrder).where(WorkOrder.caller_number == number, WorkOrder.category == category,
-                                    WorkOrder.created_at <= now)
-            .order_by(WorkOrder.created_at.desc()).limit(200))
-    for old in session.scalars(stmt):
+    rows = session.execute(_REPEAT_CANDIDATES, {"number": number, "category": str(category), "now": now})
+    for old in rows:
         recent = old.created_at >= now - window
         if (recent or old.status == OrderStatus.terminal) and same_matter(
                 category, content, location, old.category, old.content, old.location, policy):
-            return old
+            return old.id
     return None
+
+
+def _check(data: NewOrder, index: int) -> tuple[Category, Urgency, Channel]:
+    where = f"order {index}: " if index else ""
+    category, urgency, channel = Category(data.category), Urgency(data.urgency), Channel(data.channel)
+    if not data.content or not data.content.strip():
+        raise ValueError(f"{where}content must not be empty")
+    if data.answer is not None and category != Category.consult:
+        raise ValueError(f"{where}only a consultation can be closed on the call (即时办结, Ziyang art. 12)")
+    if data.answer is not None and not data.answer.strip():
+        raise ValueError(f"{where}an order closed on the call needs the answer given")
+    return category, urgency, channel
+
+
+def create_orders(session: Session, engine: DeadlineEngine, actor: Principal | str, items: Sequence[NewOrder],
+                  now: datetime | None = None) -> list[int]:
+    """Accept (受理) orders; with `answer` an order is closed on the spot (Ziyang art. 12, Foshan art. 27).
+
+    Core inserts, one statement per table for the whole batch (the console sends one order, letter and
+    web intake send many): creation is on the hot path of every call. Returns the new ids in order.
+    """
+    if not items:
+        return []
+    now = now or datetime.now(UTC)
+    who = actor_name(actor)
+    checked = [_check(d, i if len(items) > 1 else 0) for i, d in enumerate(items)]
+    numbers = allocate_numbers(session, now, len(items))  # first statement: SQLite's write lock before reads
+    unit_ids = {u for d in items for u in [d.lead_unit_id, *d.co_unit_ids] if u is not None}
+    if unit_ids:
+        missing = sorted(unit_ids - set(session.scalars(select(Unit.id).where(Unit.id.in_(unit_ids)))))
+        if missing:
+            raise ValueError(f"unknown handling unit(s): {missing}")
+    order_rows, plans = [], []
+    for data, number, (category, urgency, channel) in zip(items, numbers, checked, strict=True):
+        repeat_id = find_repeat_of(session, data.caller_number, category, data.content, data.location, now)
+        closed = data.answer is not None
+        order_rows.append({
+            "number": number, "created_at": now, "updated_at": now, "channel": channel.value,
+            "category": category.value, "urgency": urgency.value,
+            "status": (OrderStatus.completed if closed else OrderStatus.accepted).value,
+            "caller_name": data.caller_name, "caller_number": data.caller_number,
+            "caller_personal": data.caller_personal, "confidential": data.confidential,
+            "content": data.content.strip(), "location": data.location, "created_by": who,
+            "agent_id": data.agent_id, "answer": data.answer, "repeat_of_id": repeat_id, "extensions": 0,
+            "closed_at": now if closed else None, "version": 1})
+        deadlines = [] if closed else list(engine.compute(category, urgency, accepted_at=now).values())
+        plans.append((data, deadlines))
+    ids = list(session.execute(insert(WorkOrder.__table__).returning(WorkOrder.id, sort_by_parameter_order=True),
+                               order_rows).scalars())
+    units, calls, articles, history, deadline_rows, outbox = [], [], [], [], [], []
+    for order_id, row, (data, deadlines) in zip(ids, order_rows, plans, strict=True):
+        if data.lead_unit_id is not None:
+            units.append({"order_id": order_id, "unit_id": data.lead_unit_id, "role": "lead"})
+        units += [{"order_id": order_id, "unit_id": u, "role": "co"}
+                  for u in dict.fromkeys(data.co_unit_ids) if u != data.lead_unit_id]
+        calls += [{"order_id": order_id, "call_id": c} for c in dict.fromkeys(data.call_ids)]
+        articles += [{"order_id": order_id, "article_id": a} for a in dict.fromkeys(data.kb_article_ids)]
+        history.append({"order_id": order_id, "event": ACCEPT, "from_status": None,
+                        "to_status": OrderStatus.accepted.value, "actor": who, "at": now, "note": None,
+                        "unit_id": None})
+        if data.answer is not None:
+            history.append({"order_id": order_id, "event": OrderEvent.answer_on_call.value,
+                            "from_status": OrderStatus.accepted.value, "to_status": row["status"], "actor": who,
+                            "at": now, "note": data.answer, "unit_id": None})
+        deadline_rows += [{"order_id": order_id, "kind": d.kind, "anchor_at": d.anchor_at, "due_at": d.due_at,
+                           "provisional": d.provisional, "rule": d.rule, "extensions": 0, "alert_level": ALERT_NONE,
+                           "met_at": now if ACCEPT in MET_BY.get(d.kind, ()) else None} for d in deadlines]
+        event = OrderEvent.answer_on_call.value if data.answer is not None else ACCEPT
+        payload = _province_payload_from(row, [(u["unit_id"], u["role"]) for u in units
+                                               if u["order_id"] == order_id], event, now)
+        outbox.append({"key": f"{row['number']}:{event}:{uuid.uuid4().hex[:12]}", "topic": f"order.{event}",
+                       "payload": payload, "status": "pending", "attempts": 0, "created_at": now,
+                       "next_attempt_at": now})
+    for model, rows in ((OrderUnit, units), (OrderCall, calls), (OrderKbArticle, articles),
+                        (OrderTransition, history), (OrderDeadline, deadline_rows), (OutboxMessage, outbox)):
+        if rows:
+            session.execute(insert(model.__table__), rows)
+    return ids
 
 
 def create_order(session: Session, engine: DeadlineEngine, actor: Principal | str, data: NewOrder,
                  now: datetime | None = None) -> WorkOrder:
-    """Accept (受理) an order; with `data.answer` it is closed on the spot (Ziyang art. 12, Foshan art. 27)."""
-    now = now or datetime.now(UTC)
-    who = actor_name(actor)
-    category, urgency, channel = Category(data.category), Urgency(data.urgency), Channel(data.channel)
-    if not data.content or not data.content.strip():
-        raise ValueError("content must not be empty")
-    if data.answer is not None and category != Category.consult:
-        raise ValueError("only a consultation can be closed on the call (即时办结, Ziyang art. 12)")
-    number = next_number(session, now)  # first statement: SQLite takes its write lock here, before any read
-    unit_ids = [u for u in [data.lead_unit_id, *data.co_unit_ids] if u is not None]
-    if unit_ids:
-        found = set(session.scalars(select(Unit.id).where(Unit.id.in_(unit_ids))))
-        missing = sorted(set(unit_ids) - found)
-        if missing:
-            raise ValueError(f"unknown handling unit(s): {missing}")
-    repeat = find_repeat_of(session, data.caller_number, category, data.content, data.location, now)
-    order = WorkOrder(number=number, created_at=now, updated_at=now, channel=channel, category=category,
-                      urgency=urgency, status=OrderStatus.accepted, caller_name=data.caller_name,
-                      caller_number=data.caller_number, caller_personal=data.caller_personal,
-                      confidential=data.confidential, content=data.content.strip(), location=data.location,
-                      created_by=who, agent_id=data.agent_id, repeat_of_id=repeat.id if repeat else None,
-                      extensions=0, version=1)
-    if data.lead_unit_id is not None:
-        order.units.append(OrderUnit(unit_id=data.lead_unit_id, role="lead"))
-    for unit_id in dict.fromkeys(data.co_unit_ids):
-        if unit_id != data.lead_unit_id:
-            order.units.append(OrderUnit(unit_id=unit_id, role="co"))
-    order.calls.extend(OrderCall(call_id=c) for c in dict.fromkeys(data.call_ids))
-    order.kb_articles.extend(OrderKbArticle(article_id=a) for a in dict.fromkeys(data.kb_article_ids))
-    session.add(order)
-    _record(session, order, ACCEPT, None, OrderStatus.accepted, who, now, None)
-    if data.answer is not None:
-        order.status = next_status(order.status, OrderEvent.answer_on_call, data.answer)
-        order.answer, order.closed_at = data.answer, now
-        _record(session, order, OrderEvent.answer_on_call, OrderStatus.accepted, order.status, who, now,
-                data.answer)
-    else:
-        _refresh_deadlines(engine, order)
-        _meet_deadlines(order, ACCEPT, order.status, now)
-    _outbox(session, order, ACCEPT if data.answer is None else OrderEvent.answer_on_call, now)
-    session.flush()  # the caller gets an id to link calls, hand-offs and audit entries to
-    return order
+    """One order (see `create_orders`), loaded back as an entity for the caller."""
+    (order_id,) = create_orders(session, engine, actor, [data], now)
+    return session.get_one(WorkOrder, order_id)
 
 
 def get_order(session: Session, order_id: int | str) -> WorkOrder:

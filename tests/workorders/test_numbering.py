@@ -43,3 +43,31 @@ def test_concurrent_creation_never_duplicates_a_number(db_session_factory, engin
     assert len(numbers) == 120 and len(set(numbers)) == 120
     assert all(re.fullmatch(r"20261116-\d{6}", n) for n in numbers)
     assert sorted(int(n[-6:]) for n in numbers) == list(range(1, 121))  # no gaps either
+
+
+def test_batch_creation_takes_consecutive_numbers_and_all_rows(db_session, engine, units) -> None:
+    from sqlalchemy import func, select
+
+    from hotline.outbox.models import OutboxMessage
+    from hotline.workorders.models import OrderDeadline, OrderTransition
+
+    items = [NewOrder(Category.help, f"来信反映第{i}件", channel="letter", lead_unit_id=units["street"])
+             for i in range(5)]
+    ids = services.create_orders(db_session, engine, AGENT, items, now=MONDAY)
+    db_session.commit()
+    orders = [services.get_order(db_session, i) for i in ids]
+    assert [o.number for o in orders] == [f"20261116-{n:06d}" for n in range(1, 6)]
+    assert all(o.channel == "letter" and o.units[0].role == "lead" for o in orders)
+    assert db_session.scalar(select(func.count()).select_from(OrderTransition)) == 5
+    assert db_session.scalar(select(func.count()).select_from(OutboxMessage)) == 5
+    assert db_session.scalar(select(func.count()).select_from(OrderDeadline)) == 5  # each its dispatch clock
+
+
+def test_a_bad_order_in_a_batch_is_named_and_nothing_is_written(db_session, engine) -> None:
+    import pytest
+
+    items = [NewOrder(Category.help, "好的"), NewOrder(Category.help, "   ")]
+    with pytest.raises(ValueError, match="order 1: content"):
+        services.create_orders(db_session, engine, AGENT, items, now=MONDAY)
+    db_session.rollback()
+    assert next_number(db_session, MONDAY) == "20261116-000001"
