@@ -364,24 +364,20 @@ class AmiClient:
             self._queue.put_nowait(frames)
 
     async def _dispatch_forever(self) -> None:
-        queue, deliver = self._queue, self._deliver
+        queue, listeners = self._queue, self._listeners
         while True:
-            item = await queue.get()
-            if isinstance(item, Resync):
-                await deliver(item)
-                continue
-            for frame in item:
-                await deliver(parse_event(frame))
-
-    async def _deliver(self, item: AmiEvent | Resync) -> None:
-        for callback in self._listeners:
-            try:
-                result = callback(item)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                # One broken listener must not stop the others nor the link.
-                log.exception("AMI listener %r failed on %s", callback, item.name)
+            batch = await queue.get()
+            items = [batch] if isinstance(batch, Resync) else map(parse_event, batch)
+            for item in items:
+                # Inline rather than one coroutine per event: this loop runs for every event Asterisk sends.
+                for callback in listeners:
+                    try:
+                        result = callback(item)
+                        if result is not None and inspect.isawaitable(result):
+                            await result
+                    except Exception:
+                        # One broken listener must not stop the others nor the link.
+                        log.exception("AMI listener %r failed on %s", callback, item.name)
 
     def _notify_state(self, up: bool) -> None:
         for callback in self._state_listeners:
