@@ -218,3 +218,33 @@ def test_any_order_and_garbage_never_break_the_tracker(picks: list[int], garbage
         assert call.state != "ended"
     for call in tracker.completed:
         assert call.state == "ended" and call.outcome is not None
+
+
+def edited(scenario: str, *swaps: tuple[str, str]) -> list[tuple[float, Frame]]:
+    out = []
+    for traced in load_ami(scenario)[1]:
+        raw = traced.raw
+        for old, new in swaps:
+            raw = raw.replace(old, new)
+        (frame,) = FrameDecoder(expect_banner=False).feed(raw.encode())
+        out.append((traced.t, frame))
+    return out
+
+
+def test_redirect_to_120_is_a_transfer_to_120() -> None:
+    frames = edited("redirect110", ("110@emergency", "120@emergency"), ("Exten: 110\r\n", "Exten: 120\r\n"))
+    tracker, events = run(frames)
+    (call,) = tracker.completed
+    assert (call.outcome, call.transfer.target) == ("transferred", "120")
+    assert [e.get("transfer_to") for e in events if e["type"] == "call.transferred"] == ["120"]
+
+
+def test_a_transfer_nobody_answers_fails() -> None:
+    # The 110 gateway's DialEnd (t=7.693) made BUSY: the transfer fails, the call stays an answered one.
+    frames = edited("redirect110", ("DestUniqueid: 1795264525.11\r\nDestLinkedid: 1795264518.9\r\nDialStatus: ANSWER",
+                                    "DestUniqueid: 1795264525.11\r\nDestLinkedid: 1795264518.9\r\nDialStatus: BUSY"))
+    busy = [f for _, f in frames if f.event == "DialEnd" and f.get("DialStatus") == "BUSY"]
+    assert len(busy) == 1
+    tracker, _ = run(frames)
+    (call,) = tracker.completed
+    assert (call.outcome, call.transfer.state) == ("answered", "failed")
