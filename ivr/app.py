@@ -14,6 +14,7 @@ from hotline.fastagi.dialplan import missing_routes
 from hotline.settings import get_settings
 from ivr.config import IvrConfig
 from ivr.flows.base import FlowContext
+from ivr.flows.callback import callback_route
 from ivr.flows.order_status import order_status_route
 from ivr.flows.queue_announce import queue_announce_route
 from ivr.flows.survey import survey_route
@@ -27,6 +28,7 @@ FLOWS: dict[str, Callable[[FlowContext], Awaitable[None]]] = {
     "order-status": order_status_route,
     "queue-announce": queue_announce_route,
     "survey": survey_route,
+    "callback": callback_route,         # asterisk_config's hotline-after-queue / hotline-queue-exit
 }
 
 

@@ -12,7 +12,8 @@ from asterisk.config import Config
 
 from hotline.fastagi.protocol import request_path
 
-_AGI = re.compile(r"\bAGI\(\s*(?P<url>agi://[^,)\s]+)", re.IGNORECASE)
+_AGI = re.compile(r"\bAGI\(\s*(?P<arg>[^,)\s]+)", re.IGNORECASE)
+_VAR = re.compile(r"\$\{(?P<name>[A-Za-z0-9_]+)\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +24,17 @@ class AgiCall:
 
 
 def agi_calls(extensions_conf: Path | str) -> list[AgiCall]:
+    """Every `AGI(agi://…)` in the dialplan, with `${NAME}` taken from [globals] (e.g. `${HOTLINE_AGI}/ivr`)."""
+    categories = Config(str(extensions_conf)).categories
+    globals_ = {item.name.strip(): item.value.strip() for c in categories if c.name == "globals" for item in c.items}
     calls = []
-    for category in Config(str(extensions_conf)).categories:
+    for category in categories:
         for item in category.items:
             if item.name.strip() in ("exten", "same"):
                 for match in _AGI.finditer(item.value):
-                    url = match["url"]
-                    calls.append(AgiCall(category.name, url, request_path({"agi_request": url})))
+                    url = _VAR.sub(lambda m: globals_.get(m["name"], m.group(0)), match["arg"])
+                    if url.startswith("agi://"):
+                        calls.append(AgiCall(category.name, url, request_path({"agi_request": url})))
     return calls
 
 

@@ -61,12 +61,18 @@ class QueueAnnounceFlow:
         return "key_accept" if digit == "1" else "wrong_key"
 
     async def on_callback_booked(self) -> str:
-        callback_id = await self.ctx.services.request_callback(
-            call_id=self.ctx.call_id, number=self.ctx.session.caller_number, queue=self.queue, wait=self.wait)
-        await self.ctx.set("HOTLINE_CALLBACK", 1)
-        await self.ctx.set("HOTLINE_CALLBACK_ID", callback_id)
-        await self.ctx.say(["callback_booked"])
+        await book_callback(self.ctx, self.queue, self.wait)
         return ""
+
+
+async def book_callback(ctx: FlowContext, queue: str, wait: QueueWait) -> str:
+    """Record the request (with the caller's original queue time), tell the dialplan, tell the caller."""
+    callback_id = await ctx.services.request_callback(call_id=ctx.call_id, number=ctx.session.caller_number,
+                                                      queue=queue, wait=wait)
+    await ctx.set("HOTLINE_CALLBACK", 1)
+    await ctx.set("HOTLINE_CALLBACK_ID", callback_id)
+    await ctx.say(["callback_booked"])
+    return callback_id
 
 
 async def queue_announce_route(ctx: FlowContext) -> None:

@@ -152,3 +152,39 @@ async def test_survey_wrong_key_then_a_rating(server, redis_async) -> None:  # t
     t = await call(server, "survey", keys=["7", "4"], env={"uniqueid": "55.4"})
     assert "hotline/survey_retry" in t.played
     assert (await redis_async.hgetall(keys.survey("55.4")))["label"] == "不满意"
+
+
+async def test_callback_asked_from_the_queue_is_booked_at_once(server, redis_async) -> None:  # type: ignore[no-untyped-def]
+    """Key 1 while queued leaves app_queue into hotline-queue-exit, extension 1: the caller has asked."""
+    await set_queue(redis_async, "hotline-consumer", ["a", "me"], per_position=40)
+    t = await call(server, "callback", env={"uniqueid": "me", "agi_extension": "1"},
+                   variables={"HOTLINE_QUEUE": "hotline-consumer"})
+    assert "hotline/callback_offer" not in t.played and t.played[-1] == "hotline/callback_booked"
+    assert t.variables["HOTLINE_CALLBACK"] == "1"
+    assert t.variables["HOTLINE_IVR_PATH"] == "asked>callback_booked"
+    assert (await redis_async.hgetall(keys.callback("me")))["queue"] == "hotline-consumer"
+    assert await redis_async.hget(keys.CALLBACK_NUMBERS, "13900001") == "me"
+
+
+@pytest.mark.parametrize(("answer", "booked"), [("1", True), (None, False), ("3", False)])
+async def test_callback_offered_when_the_wait_ran_out(server, redis_async, answer, booked) -> None:  # type: ignore[no-untyped-def]
+    t = await call(server, "callback", keys=[answer], env={"uniqueid": "me", "agi_extension": "TIMEOUT"})
+    assert t.played[0] == "hotline/callback_offer"
+    assert ("HOTLINE_CALLBACK" in t.variables) is booked
+    assert (await redis_async.zcard(keys.CALLBACKS)) == int(booked)
+    assert t.played[-1] == ("hotline/callback_booked" if booked else "hotline/goodbye")
+
+
+def test_every_agi_script_of_the_rendered_dialplan_is_served(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The dialplan asterisk_config renders from acd/skills.yaml calls only scripts the IVR serves."""
+    from acd.config import load_acd_config
+    from asterisk_config.render import Deployment, render
+    from hotline.fastagi.dialplan import agi_calls, missing_routes
+    from ivr.app import FLOWS
+
+    config = load_acd_config()
+    env = {"HOTLINE_AMI_SECRET": "s", **{f"HOTLINE_SEAT_PASSWORD_{seat.id}": "p" for seat in config.seats}}
+    conf = tmp_path / "extensions.conf"
+    conf.write_text(render(config, Deployment(), env)["extensions.conf"], encoding="utf-8")
+    assert {c.script for c in agi_calls(conf)} >= {"ivr", "survey", "callback"}
+    assert missing_routes(conf, FLOWS) == []

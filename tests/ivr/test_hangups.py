@@ -20,6 +20,7 @@ SCENARIOS = {
     "order-status": ("order-status", ["ORDER"]),
     "queue-callback": ("queue-announce", ["1"]),
     "survey": ("survey", ["8", "2"]),
+    "callback-offer": ("callback", ["1"]),
 }
 
 
@@ -67,7 +68,7 @@ async def test_hangup_at_every_command(server, redis_async, make_order, name: st
             await redis_async.delete(keys.CALLBACKS, keys.callback("me"))
 
 
-@pytest.mark.parametrize("script", ["ivr", "order-status", "queue-announce", "survey"])
+@pytest.mark.parametrize("script", ["ivr", "order-status", "queue-announce", "survey", "callback"])
 @pytest.mark.parametrize("lines", [0, 3, 21])
 async def test_hangup_before_the_environment_ends(server, script: str, lines: int) -> None:  # type: ignore[no-untyped-def]
     await FakeAsterisk(env_for(script), env_lines=lines).run(server.port)
