@@ -59,8 +59,8 @@ def _int(text: str | None) -> int | None:
 class CallTracker:
     """`feed(frame, ts)` returns the call events (`call.<transition>`) the frame caused."""
 
-    def __init__(self, trunk_prefixes: Iterable[str] = ("PJSIP/carrier-",), expert_prefixes: Iterable[str] = (
-            "PJSIP/2",), completed_max: int = 10_000) -> None:
+    def __init__(self, trunk_prefixes: Iterable[str] = ("PJSIP/carrier-",),
+                 expert_prefixes: Iterable[str] = ("PJSIP/2",), completed_max: int = 10_000) -> None:
         self.trunk_prefixes = tuple(trunk_prefixes)
         self.expert_prefixes = tuple(expert_prefixes)
         self.active: dict[str, Call] = {}
@@ -127,7 +127,12 @@ class CallTracker:
                 channels.append(frame.headers)
             elif name == "QueueEntry":
                 waits[frame.headers.get("Uniqueid") or frame.headers.get("Channel", "")] = frame.headers
-        return rebuild(self, channels, waits, ts)
+        try:
+            return rebuild(self, channels, waits, ts)
+        except Exception:  # a broken snapshot must not take the live calls down with it
+            self.errors += 1
+            log.exception("AMI resync ignored")
+            return []
 
     def call(self, call_id: str) -> Call | None:
         if call_id in self.active:
