@@ -1,4 +1,5 @@
-"""Chinese text analysis for the knowledge base: jieba search-mode segmentation, stop words and synonyms.
+"""Chinese text analysis for the knowledge base: jieba search-mode segmentation, stop words, synonyms and
+a gazetteer of the cities' districts and towns (places.txt).
 
 The same analyzer feeds the index and the queries, so a synonym group collapses to one canonical term on
 both sides (医疗保险 and 医保 are the same term). Synonym words are added to jieba's dictionary so that a
@@ -29,23 +30,47 @@ STOP_WORDS = frozenset({
 _WORD = re.compile(r"[^\W_]")  # at least one letter, digit or CJK character
 
 
-def load_synonyms(path: Path = SYNONYMS_FILE) -> list[list[str]]:
-    groups = []
+PLACES_FILE = Path(__file__).with_name("places.txt")
+_PLACE_SUFFIXES = ("街道", "镇", "区", "县", "市")
+
+
+def _lines(path: Path) -> list[str]:
+    out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
-            words = line.split()
-            if len(words) > 1:
-                groups.append(words)
-    return groups
+            out.append(line)
+    return out
+
+
+def load_places(path: Path = PLACES_FILE) -> list[str]:
+    """Place names with their short forms (北滘镇 → 北滘, 石湾镇街道 → 石湾镇 → 石湾)."""
+    names: dict[str, None] = {}
+    for name in _lines(path):
+        names[name] = None
+        short = name
+        while True:
+            suffix = next((x for x in _PLACE_SUFFIXES if short.endswith(x) and len(short) - len(x) >= 2), None)
+            if suffix is None:
+                break
+            short = short[: -len(suffix)]
+            names[short] = None
+    return list(names)
+
+
+def load_synonyms(path: Path = SYNONYMS_FILE) -> list[list[str]]:
+    return [words for line in _lines(path) if len(words := line.split()) > 1]
 
 
 class Analyzer:
     """Turns text into index terms. One instance per process: jieba's dictionary load costs ~1 s."""
 
-    def __init__(self, synonym_groups: Iterable[list[str]] | None = None) -> None:
+    def __init__(self, synonym_groups: Iterable[list[str]] | None = None,
+                 places: Iterable[str] | None = None) -> None:
         groups = load_synonyms() if synonym_groups is None else list(synonym_groups)
         self._tokenizer = jieba.Tokenizer()
+        for place in load_places() if places is None else places:
+            self._tokenizer.add_word(place, freq=2000)
         self._canonical: dict[str, str] = {}
         for words in groups:
             for word in words:

@@ -50,10 +50,37 @@ class _Codes:
         return self._codes.get(value, _NO_CODE)
 
 
+class _Postings:
+    """One term's postings as growable numpy arrays: document slots and their precomputed impacts."""
+
+    __slots__ = ("impacts", "n", "slots")
+
+    def __init__(self) -> None:
+        self.slots = np.empty(4, dtype=np.int32)
+        self.impacts = np.empty(4, dtype=np.float32)
+        self.n = 0
+
+    def add(self, slot: int, impact: float) -> None:
+        if self.n == len(self.slots):
+            self.slots = np.resize(self.slots, 2 * self.n)
+            self.impacts = np.resize(self.impacts, 2 * self.n)
+        self.slots[self.n] = slot
+        self.impacts[self.n] = impact
+        self.n += 1
+
+    def discard(self, slot: int) -> None:
+        found = np.flatnonzero(self.slots[: self.n] == slot)
+        if len(found):
+            i, last = int(found[0]), self.n - 1
+            self.slots[i], self.impacts[i] = self.slots[last], self.impacts[last]  # order does not matter
+            self.n = last
+
+
 class SearchIndex:
     def __init__(self, analyzer: Analyzer, *, title_weight: float = 2.0, k1: float = 1.2, b: float = 0.75,
-                 capacity: int = 1024) -> None:
+                 coord: float = 2.0, capacity: int = 1024) -> None:
         self.analyzer = analyzer
+        self.coord = coord
         self.title_weight = title_weight
         self.k1 = k1
         self.b = b
@@ -63,8 +90,7 @@ class SearchIndex:
         self._docs: list[IndexedArticle | None] = []
         self._doc_terms: list[tuple[str, ...]] = []
         self._free: list[int] = []
-        self._postings: dict[str, dict[int, tuple[int, int]]] = {}  # term -> slot -> (tf in title, tf in body)
-        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # term -> (slots, BM25 impacts)
+        self._postings: dict[str, _Postings] = {}
         self._title_total = 0
         self._body_total = 0
         self._alloc(capacity)
@@ -100,35 +126,58 @@ class SearchIndex:
         return None if slot is None else self._docs[slot]
 
     def upsert(self, doc: IndexedArticle) -> None:
-        self.remove(doc.article_id)
+        self.upsert_many([doc])
+
+    def upsert_many(self, docs: list[IndexedArticle]) -> None:
+        """Add or replace articles. Term impacts use the average field lengths after the whole batch, so a
+        bulk load weighs its first and last documents alike; single changes later use the current ones."""
+        analysed = []
+        for doc in docs:
+            self.remove(doc.article_id)
+            title, body = Counter(self.analyzer.terms(doc.title)), Counter(self.analyzer.terms(doc.body))
+            self._title_total += sum(title.values())
+            self._body_total += sum(body.values())
+            analysed.append((doc, title, body))
+        n = max(1, len(self._slot_of) + len(analysed))
+        avg_title, avg_body = max(1.0, self._title_total / n), max(1.0, self._body_total / n)
+        k1, b, w = self.k1, self.b, self.title_weight
+        for doc, title, body in analysed:
+            slot = self._take_slot()
+            title_len, body_len = sum(title.values()), sum(body.values())
+            norm_title = 1 - b + b * title_len / avg_title
+            norm_body = 1 - b + b * body_len / avg_body
+            terms = tuple(title.keys() | body.keys())
+            for term in terms:
+                tf_title, tf_body = title.get(term, 0) / norm_title, body.get(term, 0) / norm_body
+                # Each field saturates on its own and the title's share is multiplied after saturation: a
+                # word in the title outweighs any number of repeats in the body (BM25F's shared saturation
+                # did not ensure that).
+                impact = w * tf_title * (k1 + 1) / (k1 + tf_title) + tf_body * (k1 + 1) / (k1 + tf_body)
+                postings = self._postings.get(term)
+                if postings is None:
+                    postings = self._postings[term] = _Postings()
+                postings.add(slot, impact)
+            self._slot_of[doc.article_id] = slot
+            self._docs[slot] = doc
+            self._doc_terms[slot] = terms
+            self._alive[slot] = True
+            self._cat[slot] = self._categories.code(doc.category)
+            self._unit[slot] = self._units.code(doc.owner_unit)
+            self._from[slot] = doc.effective_from
+            self._until[slot] = doc.effective_until
+            self._popularity[slot] = doc.popularity
+            self._title_len[slot] = title_len
+            self._body_len[slot] = body_len
+
+    def _take_slot(self) -> int:
         if self._free:
-            slot = self._free.pop()
-        else:
-            slot = len(self._docs)
-            if slot >= self._capacity:
-                self._alloc(self._capacity * 2)
-            self._docs.append(None)
-            self._doc_terms.append(())
-        title_terms = Counter(self.analyzer.terms(doc.title))
-        body_terms = Counter(self.analyzer.terms(doc.body))
-        terms = tuple(set(title_terms) | set(body_terms))
-        for term in terms:
-            self._postings.setdefault(term, {})[slot] = (title_terms.get(term, 0), body_terms.get(term, 0))
-            self._cache.pop(term, None)
-        title_len, body_len = sum(title_terms.values()), sum(body_terms.values())
-        self._title_total += title_len
-        self._body_total += body_len
-        self._slot_of[doc.article_id] = slot
-        self._docs[slot] = doc
-        self._doc_terms[slot] = terms
-        self._alive[slot] = True
-        self._cat[slot] = self._categories.code(doc.category)
-        self._unit[slot] = self._units.code(doc.owner_unit)
-        self._from[slot] = doc.effective_from
-        self._until[slot] = doc.effective_until
-        self._popularity[slot] = doc.popularity
-        self._title_len[slot] = title_len
-        self._body_len[slot] = body_len
+            return self._free.pop()
+        slot = len(self._docs)
+        if slot >= self._capacity:
+            self._alloc(self._capacity * 2)
+        self._docs.append(None)
+        self._doc_terms.append(())
+        return slot
 
     def remove(self, article_id: int) -> bool:
         slot = self._slot_of.pop(article_id, None)
@@ -136,10 +185,9 @@ class SearchIndex:
             return False
         for term in self._doc_terms[slot]:
             postings = self._postings[term]
-            del postings[slot]
-            if not postings:
+            postings.discard(slot)
+            if postings.n == 0:
                 del self._postings[term]
-            self._cache.pop(term, None)
         self._title_total -= int(self._title_len[slot])
         self._body_total -= int(self._body_len[slot])
         self._docs[slot] = None
@@ -150,35 +198,10 @@ class SearchIndex:
 
     # -- scoring -----------------------------------------------------------------------------------------
 
-    def _impacts(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """Per-document BM25 field saturation for one term, computed once and kept until the term changes.
-        Average lengths drift as documents come and go; the cached values use those of their build time,
-        which moves scores by a fraction of a percent between rebuilds."""
-        cached = self._cache.get(term)
-        if cached is not None:
-            return cached
-        postings = self._postings.get(term)
-        if not postings:
-            return None
-        n = max(1, len(self._slot_of))
-        avg_title = max(1.0, self._title_total / n)
-        avg_body = max(1.0, self._body_total / n)
-        slots = np.fromiter(postings.keys(), dtype=np.int64, count=len(postings))
-        tfs = np.array(list(postings.values()), dtype=np.float64).reshape(-1, 2)
-        norm_title = 1 - self.b + self.b * self._title_len[slots] / avg_title
-        norm_body = 1 - self.b + self.b * self._body_len[slots] / avg_body
-        tf_title = tfs[:, 0] / norm_title
-        tf_body = tfs[:, 1] / norm_body
-        # Each field saturates on its own and the title's share is multiplied after saturation: a word in
-        # the title outweighs any number of repeats in the body (BM25F-style shared saturation did not ensure that).
-        impacts = (self.title_weight * tf_title * (self.k1 + 1) / (self.k1 + tf_title)
-                   + tf_body * (self.k1 + 1) / (self.k1 + tf_body))
-        self._cache[term] = (slots, impacts)
-        return slots, impacts
-
     def _idf(self, term: str) -> float:
         n = len(self._slot_of)
-        df = len(self._postings.get(term, ()))
+        postings = self._postings.get(term)
+        df = postings.n if postings is not None else 0
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def _filter_mask(self, now: float, category: str | None, unit: str | None) -> np.ndarray:
@@ -211,11 +234,17 @@ class SearchIndex:
         if not terms or size == 0:
             return []
         scores = np.zeros(size, dtype=np.float64)
+        matched = np.zeros(size, dtype=np.float64)
         for term in terms:
-            impacts = self._impacts(term)
-            if impacts is not None:
-                slots, values = impacts
-                scores[slots] += self._idf(term) * values
+            postings = self._postings.get(term)
+            if postings is not None:
+                slots = postings.slots[: postings.n]
+                # Slots are unique within one term's postings, so fancy-index += is exact.
+                scores[slots] += self._idf(term) * postings.impacts[: postings.n]
+                matched[slots] += 1
+        if self.coord:
+            # Coordination: an article that has all the caller's words beats one that repeats some of them.
+            scores *= (matched / len(terms)) ** self.coord
         mask = self._filter_mask(now, category, unit) & (scores > 0)
         return self._top(scores, mask, limit)
 

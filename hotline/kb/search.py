@@ -95,13 +95,15 @@ class KnowledgeBase:
                 stmt = stmt.where(KbArticle.status == ArticleStatus.published.value)
             else:
                 stmt = stmt.where(KbArticle.change_seq > self.version)
+            published = []
             applied = 0
             for article in session.scalars(stmt.order_by(KbArticle.change_seq)).yield_per(1000):
                 if article.status == ArticleStatus.published.value:
-                    self.index.upsert(to_indexed(article))
+                    published.append(to_indexed(article))
                 else:
                     self.index.remove(article.id)
                 applied += 1
+            self.index.upsert_many(published)
             # The stamp read above, not the newest row seen: rows committed meanwhile are applied again
             # next time (upserts are idempotent) rather than ever skipped.
             self.version = version
