@@ -59,7 +59,7 @@ class AmiProtocol(AMIProtocol):
             headers = frame.headers
             if frame.errors or ("Event" not in headers and "Response" not in headers):
                 self.malformed += 1
-                log.warning("malformed AMI frame: %s", "; ".join(frame.errors) or f"no Event/Response: {headers}")
+                log.warning("malformed AMI frame: %.300s", "; ".join(frame.errors) or f"no Event/Response: {headers}")
             action_id = headers.get("ActionID")
             pending = self.pending.get(action_id) if action_id is not None else None
             if pending is not None and pending.add(frame):
