@@ -108,6 +108,13 @@ class AgiSession:
         ]
         return "".join(f"{k}: {v}\n" for k, v in env) + "\n"
 
+    def leave(self) -> None:
+        """The channel left AGI() (AMI Redirect): the peer hears HANGUP, as from res_agi."""
+        self.call.redirected = True
+        if self.channel.on_hangup == self._hungup:
+            self.channel.on_hangup = None
+        self._hungup(self.channel, 16)
+
     def _hungup(self, channel: Channel, cause: int) -> None:
         """The citizen hung up while the IVR runs: res_agi tells a FastAGI peer with a `HANGUP` line."""
         self.dead.set()

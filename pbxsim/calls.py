@@ -37,6 +37,8 @@ class CitizenCall:
     timers: list[Any] = field(default_factory=list)
     done: asyncio.Event | None = None
     agi_task: Any = None
+    agi_session: Any = None
+    redirected: bool = False          # an AMI Redirect took the channel out of the IVR
 
     @property
     def uniqueid(self) -> str:
@@ -51,7 +53,7 @@ class CitizenCall:
         self.started_at = pbx.clock.now()
         ch = pbx.channels.new("carrier", "citizen", self.started_at, caller_num=c.caller, caller_name=c.name,
                               context="from-carrier", exten="12345", priority=1, state=4, dnid="12345")
-        pbx.stats.channels_created += 1
+        pbx.register(ch)
         pbx.emit("Newchannel", ch.headers())
         self.channel = ch
         ch.call = self
@@ -87,6 +89,7 @@ class CitizenCall:
             from pbxsim.agi import AgiSession
 
             session = AgiSession(self, url)
+            self.agi_session = session
             self.agi_task = asyncio.ensure_future(session.run())
             return
         if self.citizen.ivr_vars:
@@ -96,7 +99,7 @@ class CitizenCall:
 
     def _scripted_ivr(self) -> None:
         ch = self.channel
-        if ch is None or ch.hungup:
+        if ch is None or ch.hungup or self.redirected:
             return
         for name, value in self.citizen.ivr_vars.items():
             self.pbx.var_set(ch, name, value)
@@ -107,6 +110,8 @@ class CitizenCall:
         pbx, ch = self.pbx, self.channel
         assert ch is not None
         self.agi_status = status
+        if self.redirected:
+            return                    # the channel runs the Redirect's dialplan now
         if status == "HANGUP" or ch.hungup:
             self.outcome = self.outcome or "ivr_hangup"
             if not ch.hungup:

@@ -25,15 +25,23 @@ _PRIVILEGE = {
 class EventHub:
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
+        self.emitted = 0
+
+    @property
+    def listening(self) -> bool:
+        return bool(self._listeners)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def emit(self, event: str, *parts: Iterable[tuple[str, str]]) -> Pairs:
+        self.emitted += 1
         pairs: Pairs = [("Event", event), ("Privilege", _PRIVILEGE.get(event, "call,all"))]
+        if not self._listeners:
+            return pairs          # nobody listens (virtual-time runs): don't build the frame
         for part in parts:
-            pairs.extend((k, str(v)) for k, v in part)
+            pairs.extend(part)
         for listener in list(self._listeners):
             listener(pairs)
         return pairs

@@ -63,10 +63,7 @@ class Pbx:
         self.globals: dict[str, str] = {}
         self.queues: QueueEngine
         self.confbridges: ConfBridges
-        self.hub.subscribe(self._count)
-
-    def _count(self, _pairs: list[tuple[str, str]]) -> None:
-        self.stats.events += 1
+        self._device_legs: dict[str, set[Channel]] = {}
 
     # --- events -------------------------------------------------------------------------------------------
     def emit(self, event: str, *parts: Any) -> None:
@@ -98,9 +95,13 @@ class Pbx:
     # --- channels and devices -------------------------------------------------------------------------------
     def new_channel(self, endpoint: str, role: str, linkedid: str | None = None, **kw: Any) -> Channel:
         channel = self.channels.new(endpoint, role, self.clock.now(), linkedid, **kw)
-        self.stats.channels_created += 1
+        self.register(channel)
         self.emit("Newchannel", channel.headers())
         return channel
+
+    def register(self, channel: Channel) -> None:
+        self.stats.channels_created += 1
+        self._device_legs.setdefault(channel.device, set()).add(channel)
 
     def device_state(self, device: str) -> str:
         return self.device_states.get(device, self._idle_state(device))
@@ -121,7 +122,7 @@ class Pbx:
     def refresh_device(self, device: str) -> None:
         if not device.startswith("PJSIP/"):
             return
-        legs = [c for c in self.channels.alive() if c.device == device]
+        legs = self._device_legs.get(device, ())
         if any(c.state == 6 for c in legs):
             state = "INUSE"
         elif any(c.state == 5 for c in legs):
@@ -138,6 +139,7 @@ class Pbx:
         channel.on_hangup = None
         self.emit("Hangup", channel.headers(), [("Cause", str(cause)), ("Cause-txt", CAUSE_TEXT.get(cause, ""))])
         self.channels.remove(channel)
+        self._device_legs.get(channel.device, set()).discard(channel)
         self.refresh_device(channel.device)
         if channel.call is not None:
             channel.call.on_destroyed()

@@ -164,6 +164,8 @@ class QueueEngine:
         return state == "NOT_INUSE"
 
     def _refresh_avail(self, queue: Queue) -> None:
+        if not self.pbx.hub.listening:
+            return      # only a DeviceStateChange hint depends on it
         state = "NOT_INUSE" if any(self.available(queue, m) for m in queue.members.values()) else "INUSE"
         if queue.avail_state != state:
             queue.avail_state = state
@@ -318,6 +320,8 @@ class QueueEngine:
                     continue
                 if caller.retrying:
                     continue
+                if not any(self.available(queue, m) for m in queue.members.values()):
+                    break       # nobody free: the callers behind this one cannot be served either
                 members = self._pick(queue, caller)
                 for member in members:
                     self._ring(caller, member)

@@ -58,6 +58,13 @@ def _leave_current(pbx: Pbx, channel: Channel, keep: set[Channel]) -> None:
             other.on_hangup = None
             pbx.destroy(other, 16)
         return
+    call = channel.call
+    if call is not None and call.agi_session is not None and channel.app == "AGI" and not call.agi_task.done():
+        call.agi_session.leave()
+        return
+    if call is not None and channel.app == "AGI":
+        call.redirected = True      # scripted IVR or no IVR: nothing more to run after it
+        return
     caller = _waiting(pbx, channel)
     if caller is not None:
         queues = pbx.queues

@@ -108,3 +108,26 @@ async def test_ivr_variables_route_the_call_to_a_skill_queue() -> None:
     await ami.close()
     await sim.stop()
     await ivr.stop()
+
+
+async def test_redirect_during_the_ivr_ends_agi_and_the_citizen_reaches_110() -> None:
+    ivr = ScriptedIvr(["ANSWER", "WAIT FOR DIGIT -1", "VERBOSE never 1"])
+    await ivr.start()
+    sim = Simulator(SimConfig(ami_port=0, agi_url=ivr.url), scale=SCALE)
+    await sim.start()
+    ami = RawAmi()
+    await ami.connect(sim.ami_port)
+    call = await sim.place_call(talk_time=None, hangup_after=20)
+    start = await ami.wait_for(lambda f: f.event == "AGIExecStart" and f["Command"] == "WAIT FOR DIGIT -1")
+    (reply,) = await ami.send({"Action": "Redirect", "Channel": start["Channel"], "Context": "transfer-emergency",
+                               "Exten": "110", "Priority": "1"})
+    assert reply["Message"] == "Redirect successful"
+    await ami.wait_for(lambda f: f.event == "BridgeEnter" and f.get("Channel") == start["Channel"])
+    await call.wait(10)
+    await asyncio.sleep(0.05)
+    assert ivr.sessions[0].got_hangup
+    assert ivr.sessions[0].exchange[1] == ("WAIT FOR DIGIT -1", "200 result=-1")
+    assert not [f for _, f in ami.events if f.event == "QueueCallerJoin"]
+    await ami.close()
+    await sim.stop()
+    await ivr.stop()
