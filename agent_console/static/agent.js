@@ -7,12 +7,19 @@
   const kbUsed = new Map();     // id -> title of knowledge-base articles cited in the work order
   let previewed = false;        // the save button needs a fresh deadline preview
 
-  function useKb(hit) {
-    if (hit.id === undefined || hit.id === null) return;
-    kbUsed.set(String(hit.id), hit.title || String(hit.id));
-    renderKbUsed();
-    invalidatePreview();
+  function kbSource(source) {
+    return (hit) => {
+      const id = hit.article_id ?? hit.id;
+      if (id === undefined || id === null) return;
+      kbUsed.set(String(id), hit.title || String(id));
+      renderKbUsed();
+      invalidatePreview();
+      if (currentCall) {  // feeds the KB's usage figures; a failure here must not block the agent
+        api("POST", "/api/kb/hits", { call_id: currentCall, article_ids: [Number(id)], kind: "used", source });
+      }
+    };
   }
+  const useKb = kbSource("pop");
 
   function renderKbUsed() {
     const list = document.getElementById("wo-kb-used");
@@ -36,6 +43,7 @@
     if (event.call_id === currentCall) return;
     currentCall = event.call_id;
     document.getElementById("wo-form").reset();
+    toggleAnswer();
     document.getElementById("wo-caller").value = event.caller_number || "";
     document.getElementById("wo-call-id").value = event.call_id || "";
     const category = event.ivr && event.ivr.category;
@@ -43,7 +51,7 @@
     kbUsed.clear();
     renderKbUsed();
     invalidatePreview();
-    setText("wo-result", "");
+    document.getElementById("wo-result").textContent = "";
   }
 
   function onEvent(event) {
@@ -60,40 +68,47 @@
     }
   }
 
+  const resolvedOnCall = () => document.getElementById("wo-resolved").checked;
+
+  function toggleAnswer() {
+    document.getElementById("wo-answer-box").classList.toggle("hidden", !resolvedOnCall());
+  }
+
+  // the body of POST /api/workorders (hotline.workorders.schemas.OrderCreate)
   function workOrder() {
-    return {
-      caller_number: document.getElementById("wo-caller").value.trim(),
+    const order = {
       category: document.getElementById("wo-category").value,
       urgency: document.getElementById("wo-urgency").value,
       content: document.getElementById("wo-content").value.trim(),
-      call_id: document.getElementById("wo-call-id").value || null,
-      kb_article_ids: Array.from(kbUsed.keys()),
-      resolved_on_call: document.getElementById("wo-resolved").checked,
       channel: "phone",
+      caller_number: document.getElementById("wo-caller").value.trim() || null,
+      call_ids: currentCall ? [document.getElementById("wo-call-id").value].filter(Boolean) : [],
+      kb_article_ids: Array.from(kbUsed.keys()).map(Number),
     };
+    // 即时办结: the answer given on the call closes the order on the spot
+    if (resolvedOnCall()) order.answer = document.getElementById("wo-answer").value.trim();
+    return order;
   }
 
-  const DEADLINE_LABELS = { dispatch_due: "转办时限", sign_due: "签收时限", handle_due: "办理时限",
-                            complete_due: "办结时限", reply_due: "答复时限", revisit_due: "回访时限",
-                            due_at: "办结时限" };
+  const DEADLINE_KINDS = { dispatch: "转办时限", sign: "签收时限", handle: "办理时限", complete: "办结时限",
+                           reply: "答复时限", revisit: "回访时限", feedback: "反馈时限" };
 
-  function showDeadlines(data) {
+  function showDeadlines(deadlines) {
     const list = document.getElementById("wo-deadlines");
     clear(list);
-    const deadlines = (data && (data.deadlines || data)) || {};
-    const entries = Array.isArray(deadlines)
-      ? deadlines.map((d) => [d.label || d.name || d.kind, d.due_at || d.due || d.at])
-      : Object.entries(deadlines).filter(([, v]) => typeof v === "string" || typeof v === "number")
-          .map(([k, v]) => [DEADLINE_LABELS[k] || k, v]);
-    for (const [label, due] of entries) {
-      list.appendChild(el("dt", {}, String(label)));
-      list.appendChild(el("dd", {}, String(due)));
+    for (const d of Array.isArray(deadlines) ? deadlines : []) {
+      list.appendChild(el("dt", {}, d.label || DEADLINE_KINDS[d.kind] || d.kind));
+      list.appendChild(el("dd", { className: "deadline", dataset: { kind: String(d.kind) } },
+        PopPanel.when(d.due_at) + (d.provisional ? "（暂定）" : "")));
     }
-    if (!entries.length) list.appendChild(el("dd", {}, "即时办结，无后续时限"));
+    if (resolvedOnCall()) list.appendChild(el("dd", {}, "已勾选即时办结：保存后工单当场办结"));
+    else if (!list.childNodes.length) list.appendChild(el("dd", {}, "无时限"));
   }
 
   async function preview() {
-    const result = await api("POST", "/api/workorders/preview", workOrder());
+    const order = workOrder();
+    const result = await api("POST", "/api/workorders/deadlines/preview",
+                             { category: order.category, urgency: order.urgency });
     if (!result.ok) { toast("时限预览失败：" + errorText(result), true); return; }
     showDeadlines(result.data);
     previewed = true;
@@ -103,9 +118,15 @@
   async function save(ev) {
     ev.preventDefault();
     if (!previewed) { toast("请先预览办理时限", true); return; }
-    const result = await api("POST", "/api/workorders", workOrder());
+    const order = workOrder();
+    if (resolvedOnCall() && !order.answer) { toast("即时办结须填写解答内容", true); return; }
+    const result = await api("POST", "/api/workorders", order);
     if (!result.ok) { toast("保存失败：" + errorText(result), true); return; }
-    const no = result.data && (result.data.order_no || result.data.id);
+    const no = result.data && (result.data.number || result.data.id);
+    if (currentCall) {  // one-time answer rate: was the consultation answered on the call?
+      api("POST", "/api/kb/consultations", { call_id: currentCall, category: order.category,
+                                             dispatched: !resolvedOnCall() });
+    }
     setText("wo-result", "工单已保存：" + (no ?? ""));
     log("工单已保存：" + (no ?? ""));
     invalidatePreview();
@@ -125,7 +146,7 @@
     ev.preventDefault();
     const number = document.getElementById("history-number").value.trim();
     if (!number) return;
-    const result = await api("GET", "/api/history?caller_number=" + encodeURIComponent(number));
+    const result = await api("GET", "/api/callers/" + encodeURIComponent(number) + "/history");
     const list = document.getElementById("history-results");
     if (!result.ok) { clear(list); list.appendChild(el("li", { className: "empty" }, errorText(result))); return; }
     PopPanel.fillList(list, PopPanel.historyItems(result.data), (item) => el("li", {}, PopPanel.describe(item)),
@@ -139,8 +160,8 @@
     const result = await api("GET", "/api/kb/search?q=" + encodeURIComponent(query));
     const list = document.getElementById("kb-results");
     if (!result.ok) { clear(list); list.appendChild(el("li", { className: "empty" }, errorText(result))); return; }
-    const hits = Array.isArray(result.data) ? result.data : (result.data && (result.data.hits || result.data.results)) || [];
-    PopPanel.fillList(list, hits, (hit) => PopPanel.kbItem(hit, useKb), "未找到相关知识");
+    const hits = Array.isArray(result.data) ? result.data : [];
+    PopPanel.fillList(list, hits, (hit) => PopPanel.kbItem(hit, kbSource("search")), "未找到相关知识");
   }
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -150,7 +171,8 @@
     }
     document.getElementById("wo-preview").addEventListener("click", preview);
     document.getElementById("wo-form").addEventListener("submit", save);
-    for (const id of ["wo-caller", "wo-category", "wo-urgency", "wo-content", "wo-resolved"]) {
+    document.getElementById("wo-resolved").addEventListener("change", toggleAnswer);
+    for (const id of ["wo-category", "wo-urgency"]) {  // what the deadlines depend on
       document.getElementById(id).addEventListener("change", invalidatePreview);
     }
     document.getElementById("history-form").addEventListener("submit", searchHistory);

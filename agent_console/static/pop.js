@@ -8,8 +8,19 @@ const PopPanel = (() => {
   const CATEGORY = { consult: "咨询", help: "求助", complaint: "投诉", report: "举报", suggestion: "建议",
                      praise: "表扬", consumer_complaint: "消费投诉", economic_violation: "经济违法行为举报",
                      admin_efficiency: "行政效能投诉" };
-  const HISTORY_FIELDS = [["order_no", ""], ["created_at", ""], ["started_at", ""], ["category", "类别"],
-                          ["status", "状态"], ["outcome", "结果"], ["summary", ""], ["content", ""], ["title", ""]];
+  const ORDER_STATUS = { accepted: "受理", dispatched: "转办", signed: "签收", handling: "办理", returned: "退回",
+                         extended: "延期", completed: "办结", revisited: "回访", archived: "归档", terminal: "终结件" };
+  const OUTCOME = { answered: "已接听", abandoned: "放弃", transferred: "已转接", ivr_only: "仅语音导航",
+                    failed: "失败" };
+  const HISTORY_FIELDS = [["number", "工单"], ["order_no", "工单"], ["created_at", ""], ["started_at", "来电"],
+                          ["category", "类别"], ["ivr_category", "类别"], ["status", "状态"], ["outcome", "结果"],
+                          ["content", ""], ["summary", ""], ["title", ""], ["count", "次数"]];
+  const LABELS = { category: CATEGORY, ivr_category: CATEGORY, status: ORDER_STATUS, outcome: OUTCOME };
+
+  function when(value) {
+    const date = new Date(value);
+    return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai" });
+  }
 
   function ivrPath(ivr) {
     if (!ivr) return "";
@@ -38,7 +49,9 @@ const PopPanel = (() => {
     const parts = [];
     for (const [key, label] of HISTORY_FIELDS) {
       if (item[key] === undefined || item[key] === null || item[key] === "") continue;
-      const value = key === "category" ? (CATEGORY[item[key]] || item[key]) : item[key];
+      let value = item[key];
+      if (LABELS[key]) value = LABELS[key][value] || value;
+      else if (key.endsWith("_at")) value = when(value);
       parts.push(label ? label + "：" + value : String(value));
     }
     return parts.length ? parts.join("  ") : JSON.stringify(item);
@@ -51,9 +64,10 @@ const PopPanel = (() => {
   }
 
   function kbItem(hit, onUse) {
-    const title = hit.title || hit.question || ("知识 #" + (hit.id ?? ""));
+    const id = hit.article_id ?? hit.id;
+    const title = hit.title || hit.question || ("知识 #" + (id ?? ""));
     const snippet = hit.snippet || hit.summary || hit.answer || "";
-    const li = el("li", { className: "kb-hit", dataset: { id: String(hit.id ?? "") } },
+    const li = el("li", { className: "kb-hit", dataset: { id: String(id ?? "") } },
       el("strong", {}, title), snippet ? el("div", { className: "snippet" }, snippet) : null);
     if (onUse) {
       const button = el("button", { type: "button", className: "btn-small" }, "引用");
@@ -76,5 +90,5 @@ const PopPanel = (() => {
     fillList(document.getElementById("pop-kb"), event.kb_hits || [], (hit) => kbItem(hit, onUseKb), "无推荐");
   }
 
-  return { show, describe, historyItems, kbItem, fillList, waitText, ivrPath, CATEGORY, STATUS };
+  return { show, describe, historyItems, kbItem, fillList, waitText, ivrPath, when, CATEGORY, STATUS };
 })();
