@@ -24,6 +24,10 @@ def readable_number(digits: str) -> str | None:
     digits = digits.replace("-", "")
     if len(digits) <= 8 or not digits.isdigit():
         return None
+    try:  # the first eight digits are the day the order was accepted: garbage fails here, not in the database
+        datetime.strptime(digits[:8], "%Y%m%d")
+    except ValueError:
+        return None
     return f"{digits[:8]}-{digits[8:]}"
 
 

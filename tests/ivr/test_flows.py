@@ -188,3 +188,13 @@ def test_every_agi_script_of_the_rendered_dialplan_is_served(tmp_path) -> None: 
     conf.write_text(render(config, Deployment(), env)["extensions.conf"], encoding="utf-8")
     assert {c.script for c in agi_calls(conf)} >= {"ivr", "survey", "callback"}
     assert missing_routes(conf, FLOWS) == []
+
+
+@pytest.mark.parametrize(("keyed", "number"), [("20261121000123", "20261121-000123"),
+                                               ("2026112100012", "20261121-00012"), ("20261321000123", None),
+                                               ("12345678", None), ("2026-11-21", None),
+                                               ("1", None), ("", None)])
+def test_keyed_digits_to_readable_number(keyed: str, number: str | None) -> None:
+    from ivr.records import readable_number
+
+    assert readable_number(keyed) == number
