@@ -29,7 +29,8 @@ LOOKUPS = 2000
 NOW = dt.datetime(2026, 11, 21, 6, 0, tzinfo=dt.UTC)
 SPAN_S = 365 * 86400
 CATEGORIES = ["consult", "help", "complaint", "report", "suggestion"]
-CLOSED = ["completed", "revisited", "archived", "archived", "archived", "terminal"]
+CLOSED = ["completed", "revisited", "archived", "archived", "archived"]
+TERMINAL_SHARE = 0.01  # 终结件 are the exception: about 1% of closed orders
 OPEN = ["dispatched", "signed", "handling"]
 PLACES = ["建设路", "和平路", "迎宾大道", "滨江路", "公园路", "人民路", "狮子山路"]
 TOPICS = ["夜间施工噪音扰民", "路灯损坏不亮", "小区停水多日", "餐馆油烟扰民", "公交线路调整咨询", "社保卡补办"]
@@ -57,7 +58,8 @@ def _rows(engine: Engine, rng: random.Random):  # type: ignore[no-untyped-def]
         n = rng.randrange(NUMBERS // 100) if rng.random() < 0.25 else rng.randrange(NUMBERS)
         created = NOW - dt.timedelta(seconds=rng.randrange(SPAN_S))
         is_open = created > NOW - dt.timedelta(days=40) or rng.random() < 0.05
-        status = rng.choice(OPEN) if is_open else rng.choice(CLOSED)
+        status = (rng.choice(OPEN) if is_open
+                  else "terminal" if rng.random() < TERMINAL_SHARE else rng.choice(CLOSED))
         place = f"雁江区{rng.choice(PLACES)}{rng.randint(1, 200)}号"
         content = f"{place}{rng.choice(TOPICS)}，请尽快处理"
         orders.append((oid, f"{created:%Y%m%d}-{oid:07d}", _ts(engine, created), _ts(engine, created), "phone",
@@ -87,6 +89,9 @@ def _load(engine: Engine, table: str, cols: tuple[str, ...], rows: list[tuple]) 
                 for row in rows:
                     copy.write_row(row)
         else:
+            # a bulk load, not a transaction log: no fsync per page, index pages kept in memory
+            cur.execute("PRAGMA synchronous=OFF")
+            cur.execute("PRAGMA cache_size=-262144")
             marks = ", ".join("?" for _ in cols)
             for start in range(0, len(rows), 100_000):
                 cur.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})",
@@ -122,12 +127,16 @@ def main() -> dict:
     for n in numbers[:100]:  # warm the caches and the connection pool
         with factory() as s:
             caller_history(s, n, NOW)
-    samples, sizes = [], []
+    samples, sizes, heavy_samples = [], [], []
+    heavy_set = set(heavy)
     for n in numbers:
         t = time.perf_counter()
         with factory() as s:
             h = caller_history(s, n, NOW)
-        samples.append((time.perf_counter() - t) * 1000)
+        took = (time.perf_counter() - t) * 1000
+        samples.append(took)
+        if n in heavy_set:
+            heavy_samples.append(took)
         sizes.append(len(h.orders))
     with engine.connect() as conn:
         plan = [str(r[-1]) for r in conn.execute(text(
@@ -139,7 +148,8 @@ def main() -> dict:
         "generate_s": generate_s, "bulk_load_s": load_s, "bulk_load_rows_per_s": sum(counts) / load_s,
         "lookups": LOOKUPS, "mean_orders_per_lookup": sum(sizes) / len(sizes),
         "p50_ms": percentile(samples, 50), "p95_ms": percentile(samples, 95), "p99_ms": percentile(samples, 99),
-        "max_ms": max(samples), "target_p99_ms": 5.0, "meets_target": percentile(samples, 99) <= 5.0,
+        "max_ms": max(samples), "heavy_callers_p99_ms": percentile(heavy_samples, 99),
+        "load_average_1m": os.getloadavg()[0], "target_p99_ms": 5.0, "meets_target": percentile(samples, 99) <= 5.0,
         "sqlite_plan": json.dumps(plan, ensure_ascii=False) if plan else "",
     })
 

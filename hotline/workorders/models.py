@@ -26,6 +26,9 @@ class WorkOrder(Base):
     __table_args__ = (
         Index("ix_work_orders_caller_created", "caller_number", "created_at"),
         Index("ix_work_orders_status_created", "status", "created_at"),
+        # every 终结件 of a caller, whatever its age, for the screen pop (Ziyang art. 15)
+        Index("ix_work_orders_terminal_caller", "caller_number", sqlite_where=text("status = 'terminal'"),
+              postgresql_where=text("status = 'terminal'")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -40,7 +40,8 @@ def get_deadline_engine(request: Request) -> DeadlineEngine:
     """`app.state.deadline_engine` when the host app set one, else the configured city's engine."""
     engine = getattr(request.app.state, "deadline_engine", None)
     if engine is None:
-        engine = request.app.state.deadline_engine = engine_from_settings()
+        with request.app.state.session_factory() as session:  # with every official year stored so far
+            engine = request.app.state.deadline_engine = engine_from_settings(session)
     return engine
 
 

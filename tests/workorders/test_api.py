@@ -116,3 +116,15 @@ def test_openapi_documents_the_routes(client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/workorders", "/workorders/{order_ref}", "/workorders/{order_ref}/transitions",
             "/workorders/deadlines/preview", "/callers/{number}/history", "/handoffs", "/units"} <= set(paths)
+
+
+def test_engine_from_settings_when_the_host_app_sets_none(db_session_factory) -> None:
+    from fastapi.testclient import TestClient
+
+    from .conftest import make_app
+
+    app = make_app(db_session_factory, None, AGENT)
+    with TestClient(app) as c:
+        r = c.post("/workorders/deadlines/preview", json={"category": "consult", "at": "2026-11-16T10:00:00+08:00"})
+    assert r.status_code == 200 and {d["kind"] for d in r.json()} >= {"dispatch", "complete"}
+    assert app.state.deadline_engine.policy.city == "ziyang"

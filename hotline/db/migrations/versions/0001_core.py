@@ -100,6 +100,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_work_orders_caller_created", "work_orders", ["caller_number", "created_at"])
     op.create_index("ix_work_orders_status_created", "work_orders", ["status", "created_at"])
+    op.create_index("ix_work_orders_terminal_caller", "work_orders", ["caller_number"],
+                    sqlite_where=sa.text("status = 'terminal'"), postgresql_where=sa.text("status = 'terminal'"))
 
     op.create_table(
         "order_units",
