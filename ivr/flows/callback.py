@@ -5,6 +5,7 @@ the callback is offered first. The request keeps the caller's original queue tim
 
 from __future__ import annotations
 
+from hotline.fastagi import AgiHangup
 from ivr.flows.base import FlowContext
 from ivr.flows.queue_announce import book_callback
 from ivr.schemas import QueueWait
@@ -28,7 +29,7 @@ class CallbackFlow:
         self.wait = QueueWait(None, None, None)
 
     async def run(self) -> str:
-        outcome = "hangup"
+        outcome = "error"  # until the machine ends or the caller hangs up
         try:
             self.wait = await self.ctx.services.expected_wait(self.queue, self.ctx.call_id)
             outcome = await run_machine(self.machine, {"offer": self.on_offer, "asked": self.on_asked,
@@ -36,6 +37,9 @@ class CallbackFlow:
                                                        "declined": self.on_declined})
             await self.ctx.set("HOTLINE_IVR_PATH", self.machine.path_text())
             return outcome
+        except AgiHangup:
+            outcome = "hangup"
+            raise
         finally:
             self.ctx.log_path(self.machine, outcome)
 

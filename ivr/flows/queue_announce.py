@@ -7,6 +7,7 @@ may ask to be called back keeping their turn: the request is stored with their o
 
 from __future__ import annotations
 
+from hotline.fastagi import AgiHangup
 from ivr.flows.base import FlowContext
 from ivr.schemas import QueueWait
 from ivr.speech import minutes_pieces, number_pieces
@@ -28,13 +29,16 @@ class QueueAnnounceFlow:
         self.wait = QueueWait(None, None, None)
 
     async def run(self) -> str:
-        outcome = "hangup"
+        outcome = "error"  # until the machine ends or the caller hangs up
         try:
             await self.ctx.set("HOTLINE_ANNOUNCE_INTERVAL", self.ctx.config.announce_interval)
             outcome = await run_machine(self.machine, {"announce": self.on_announce,
                                                        "offer_callback": self.on_offer_callback,
                                                        "callback_booked": self.on_callback_booked})
             return outcome
+        except AgiHangup:
+            outcome = "hangup"
+            raise
         finally:
             self.ctx.log_path(self.machine, outcome)
 

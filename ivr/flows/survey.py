@@ -33,13 +33,14 @@ class SurveyFlow:
         return await self.ctx.session.get_variable("HOTLINE_ORDER_NO") or None
 
     async def run(self) -> SurveyRating:
-        outcome = "hangup"
+        outcome = "error"  # until the machine ends or the caller hangs up
         try:
             await self.ctx.session.answer()
             self.order_no = await self._order_no()
             outcome = await run_machine(self.machine, {"ask": self.on_ask, "thanks": self.on_thanks,
                                                        "defaulted": self.on_defaulted})
         except AgiHangup:
+            outcome = "hangup"
             if not self.recorded:  # hung up before rating: still counted, as 基本满意
                 await self._record(SurveyRating.basic, "hangup")
             raise

@@ -46,7 +46,7 @@ class WelcomeFlow:
 
     async def run(self) -> str:
         session = self.ctx.session
-        outcome = "hangup"
+        outcome = "error"  # until the machine ends or the caller hangs up
         try:
             await session.answer()
             await tag_caller(self.ctx)
