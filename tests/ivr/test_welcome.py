@@ -154,3 +154,13 @@ async def test_backends_down_still_reach_a_human(config) -> None:  # type: ignor
 async def test_missing_sound_does_not_cut_the_caller_off(server) -> None:  # type: ignore[no-untyped-def]
     t = await call(server, keys=["2"], missing_sounds=["hotline/welcome"])
     assert t.variables["HOTLINE_CATEGORY"] == "complaint"  # the key was still taken by WAIT FOR DIGIT
+
+
+async def test_path_is_logged_when_the_caller_hangs_up(server, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    caplog.set_level(logging.INFO, logger="ivr")
+    t = await call(server, keys=["9"], hangup_at=6, hangup_how="line", env={"uniqueid": "88.1"})
+    assert t.verbs()[-1] == "STREAM FILE"  # the emergency menu: the caller left while it played
+    line = next(r.getMessage() for r in caplog.records if r.name == "ivr" and "88.1" in r.getMessage())
+    assert "path=welcome>emergency" in line and "outcome=hangup" in line
