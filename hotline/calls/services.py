@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from hotline.calls.models import Call
 
 _TIMES = ("started_at", "queued_at", "answered_at", "ended_at")
-_PLAIN = ("linkedid", "caller_number", "caller_name", "channel", "queue", "outcome", "wait_seconds",
-          "talk_seconds", "transfer_to", "hangup_cause", "satisfaction")
+_TEXT = ("linkedid", "caller_number", "caller_name", "channel", "queue", "outcome", "transfer_to",
+         "hangup_cause")  # the tracker sends hangup_cause as an int (Q.850 code)
+_NUMBERS = ("wait_seconds", "talk_seconds", "satisfaction")
 
 
 def _when(value: Any) -> datetime | None:
@@ -27,7 +28,10 @@ def _when(value: Any) -> datetime | None:
 
 def _fill(call: Call, event: dict[str, Any]) -> None:
     snap = event.get("call") or {}
-    for name in _PLAIN:
+    for name in _TEXT:
+        if snap.get(name) is not None:
+            setattr(call, name, str(snap[name]))
+    for name in _NUMBERS:
         if snap.get(name) is not None:
             setattr(call, name, snap[name])
     for name in _TIMES:

@@ -25,7 +25,7 @@ async def test_same_events_twice_make_one_row(db_session_factory, redis_async) -
                   answered_at=T0 + 12, wait_seconds=7.0),
             event("ended", T0 + 80, "ended", queue="q-complaint", agent="1001", answered_at=T0 + 12,
                   ended_at=T0 + 80, outcome="answered", talk_seconds=68.0, wait_seconds=7.0,
-                  hangup_cause="16", recording_file="/var/spool/asterisk/monitor/1763280000.17.wav")]
+                  hangup_cause=16, recording_file="/var/spool/asterisk/monitor/1763280000.17.wav")]
     for e in flow + flow[-1:]:  # call.ended delivered twice
         await bus.publish(STREAM, e)
     consumer = CallsConsumer(bus, db_session_factory)
@@ -38,7 +38,7 @@ async def test_same_events_twice_make_one_row(db_session_factory, redis_async) -
         call = s.scalars(select(Call)).one()
     assert (call.state, call.outcome, call.agent_id, call.queue) == ("ended", "answered", "1001", "q-complaint")
     assert call.ended_at.timestamp() == T0 + 80 and call.talk_seconds == 68.0
-    assert call.ivr_category == "complaint" and call.ivr_path == "welcome>menu:3"
+    assert call.hangup_cause == "16" and call.ivr_category == "complaint" and call.ivr_path == "welcome>menu:3"
     assert call.recording_file.endswith("1763280000.17.wav")
 
 
@@ -59,3 +59,27 @@ async def test_position_is_kept_between_runs(db_session_factory, redis_async) ->
     assert await consumer.drain() == 1
     await bus.publish(STREAM, event("ended", T0 + 9, "ended", outcome="ivr_only", ended_at=T0 + 9))
     assert await CallsConsumer(bus, db_session_factory).drain() == 1  # only the new one
+
+
+def test_recorded_asterisk_calls_through_the_tracker_persist_once(db_session_factory) -> None:
+    """The real Asterisk 22 recordings, through the bridge's tracker, into `calls` — every event twice."""
+    from bridge.calls.tracker import CallTracker
+    from hotline.calls.services import apply_call_event
+    from hotline.traces import SCENARIOS, load_ami
+
+    events = []
+    for name in SCENARIOS:
+        tracker = CallTracker()
+        for traced in load_ami(name)[1]:
+            events += tracker.feed(traced.frame, T0 + traced.t)
+    ended = {e["call_id"]: e for e in events if e["type"] == "call.ended"}
+    assert ended, "the recordings hold finished calls"
+    for e in events + events:
+        with db_session_factory() as s, s.begin():
+            apply_call_event(s, e)
+    with db_session_factory() as s:
+        rows = {c.call_id: c for c in s.scalars(select(Call))}
+    assert len(rows) == len({e["call_id"] for e in events})
+    for call_id, e in ended.items():
+        assert rows[call_id].outcome == e["call"]["outcome"] and rows[call_id].state == "ended"
+    assert {"answered", "abandoned", "transferred"} <= {c.outcome for c in rows.values()}
