@@ -74,7 +74,7 @@ class CitizenCall:
 
     def _gone_before_queue(self, channel: Channel, cause: int) -> None:
         self.outcome = self.outcome or "ivr_hangup"
-        self.pbx.emit("SoftHangupRequest", channel.headers(), [("Cause", str(cause))])
+        self.pbx.soft_hangup_request(channel, cause)
         self.pbx.destroy(channel, cause)
         self._finish()
 

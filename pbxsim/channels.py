@@ -34,6 +34,7 @@ class Channel:
     variables: dict[str, str] = field(default_factory=dict)
     bridge: Any = None               # pbxsim.bridges.Bridge while in one
     hungup: bool = False
+    soft_requested: bool = False
     # what the channel is doing now; called once when it hangs up (set by the activity that owns it)
     on_hangup: Callable[[Channel, int], None] | None = None
     owner: Any = None                # the Call / QueueSession this leg belongs to

@@ -83,7 +83,7 @@ class ConfBridges:
         if user in room.users:
             room.users.remove(user)
         pbx.bridge_leave(room.bridge, channel)
-        pbx.emit("SoftHangupRequest", channel.headers(), [("Cause", str(cause))])
+        pbx.soft_hangup_request(channel, cause)
         self._queue_call_ends(channel)
         pbx.destroy(channel, cause)
         if user is not None and user.marked and not any(u.marked for u in room.users):

@@ -153,7 +153,7 @@ class Pbx:
             self.confbridges.hangup(channel, cause, soft)   # ConfbridgeLeave comes first
             return
         if soft:
-            self.emit("SoftHangupRequest", channel.headers(), [("Cause", str(cause))])
+            self.soft_hangup_request(channel, cause)
         elif channel.app in ("Dial", "ConfBridge", "AppDial", "AppDial2"):
             # the recordings carry the cause when the far end hangs up out of Dial()/ConfBridge()
             self.emit("HangupRequest", channel.headers(), [("Cause", str(cause))])
@@ -166,11 +166,17 @@ class Pbx:
         else:
             self.destroy(channel, cause)
 
+    def soft_hangup_request(self, channel: Channel, cause: int = 16) -> None:
+        """SoftHangupRequest, once per channel (an AMI Hangup already raised it)."""
+        if not channel.soft_requested:
+            channel.soft_requested = True
+            self.emit("SoftHangupRequest", channel.headers(), [("Cause", str(cause))])
+
     def dialplan_hangup(self, channel: Channel) -> None:
         """The channel reached `Hangup()` (or fell off the end of its dialplan)."""
         if channel.hungup:
             return
-        self.emit("SoftHangupRequest", channel.headers(), [("Cause", "16")])
+        self.soft_hangup_request(channel, 16)
         self.destroy(channel, 16)
 
     # --- bridges ---------------------------------------------------------------------------------------------
@@ -269,7 +275,7 @@ class Pbx:
         else:
             self.unbridge_pair(session.bridge, caller)
             self.destroy(dest, 16)
-        self.emit("SoftHangupRequest", caller.headers(), [("Cause", str(cause))])
+        self.soft_hangup_request(caller, cause)
         self.destroy(caller, cause)
 
     def _dial_dest_gone(self, session: DialSession, cause: int) -> None:

@@ -287,7 +287,7 @@ class QueueEngine:
             queue.stats.abandoned_in_sl += 1
         self._leave(caller)
         self._notify("abandon", queue=caller.queue, caller=caller, wait=now - caller.joined_at)
-        pbx.emit("SoftHangupRequest", channel.headers(), [("Cause", "16")])
+        pbx.soft_hangup_request(channel, 16)
         pbx.destroy(channel, 0)
         self.kick()
 
@@ -524,7 +524,7 @@ class QueueEngine:
                 pbx.unbridge_pair(bridge, citizen)
             self.release_member(session)
             pbx.destroy(leg, 16)
-            pbx.emit("SoftHangupRequest", citizen.headers(), [("Cause", str(cause))])
+            pbx.soft_hangup_request(citizen, cause)
             pbx.destroy(citizen, cause)
         else:
             self.complete(session, "agent")

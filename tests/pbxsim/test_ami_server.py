@@ -154,3 +154,22 @@ async def test_originate_to_an_unreachable_seat_fails(sim: Simulator, ami: RawAm
                     "Async": "true", "ActionID": "o-1"})
     response = await ami.wait_for(lambda f: f.event == "OriginateResponse", timeout=5)
     assert (response["Response"], response["Reason"], response["ActionID"]) == ("Failure", "3", "o-1")
+
+
+async def test_ami_hangup_of_a_waiting_caller_is_an_abandon(sim: Simulator, ami: RawAmi) -> None:
+    await ami.send({"Action": "QueueAdd", "Queue": "hotline-general", "Interface": "PJSIP/1001", "Paused": "true",
+                    "Reason": "training"})
+    await sim.place_call(caller="13900002")
+    join = await ami.wait_for(lambda f: f.event == "QueueCallerJoin")
+    entries = await ami.send({"Action": "QueueStatus"})
+    (entry,) = [f for f in entries if f.get("Event") == "QueueEntry"]
+    assert (entry["Channel"], entry["Position"], entry["CallerIDNum"]) == (join["Channel"], "1", "13900002")
+    summary = await ami.send({"Action": "QueueSummary"})
+    assert (summary[1]["LoggedIn"], summary[1]["Available"], summary[1]["Callers"]) == ("1", "0", "1")
+    (reply,) = await ami.send({"Action": "Hangup", "Channel": join["Channel"]})
+    assert reply["Message"] == "Channel Hungup"
+    abandon = await ami.wait_for(lambda f: f.event == "QueueCallerAbandon")
+    assert (abandon["Position"], abandon["OriginalPosition"]) == ("1", "1")
+    await ami.wait_for(lambda f: f.event == "Hangup" and f.get("Channel") == join["Channel"])
+    softs = [f for _, f in ami.events if f.event == "SoftHangupRequest" and f.get("Channel") == join["Channel"]]
+    assert len(softs) == 1
