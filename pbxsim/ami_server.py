@@ -164,6 +164,14 @@ class AmiServer:
             if task is not None:
                 self._tasks.discard(task)
 
+    def disconnect_all(self) -> int:
+        """Drop every client connection (a network blip; the PBX keeps its state). Returns how many."""
+        sessions = list(self.sessions)
+        for session in sessions:
+            session.close()
+            session.writer.close()
+        return len(sessions)
+
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()

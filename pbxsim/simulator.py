@@ -70,6 +70,11 @@ class Simulator:
         if self.ami is not None:
             await self.ami.stop()
 
+    def drop_ami_clients(self) -> int:
+        """Cut every AMI connection, as a network failure would; clients must reconnect and resync."""
+        assert self.ami is not None, "start() first"
+        return self.ami.disconnect_all()
+
     # --- driving it ----------------------------------------------------------------------------------------
     def set_seat(self, endpoint: str, behaviour: SeatBehaviour) -> None:
         self.config.seats[endpoint] = behaviour
