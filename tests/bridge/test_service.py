@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -139,3 +140,32 @@ async def test_events_wait_for_redis_and_keep_their_order(server: ScriptServer, 
         await dead.redis.aclose()
     types = [event["type"] for _id, event in await service.bus.read_since("calls")]
     assert types == ["call.started", "call.queued", "call.ended"]
+
+
+async def test_run_role_serves_until_cancelled(server: ScriptServer, redis_url: str,
+                                               redis_async: aioredis.Redis) -> None:
+    from bridge.service import run_role
+    from hotline.runtime import RoleContext
+    from hotline.settings import Settings
+
+    server.set_reply("CoreShowChannels", EMPTY_CHANNELS)
+    settings = Settings(ami_host="127.0.0.1", ami_port=server.port, ami_user="hotline", ami_secret="s3cret")
+    ctx = RoleContext(settings=settings, redis_url=redis_url)
+    bus = EventBus(redis_async)  # the role publishes with the default prefix
+    role = asyncio.create_task(run_role(ctx))
+    try:
+        # the client's resync after login, then the role's own snapshot once it listens
+        await until(lambda: sum(f.get("Action") == "CoreShowChannels" for f in server.received) >= 2)
+        await server.stream("utf8")
+        async with asyncio.timeout(10):
+            while len(await bus.read_since("calls")) < 5:
+                await asyncio.sleep(0.02)
+    finally:
+        role.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await role
+        await ctx.close()
+    events = [event for _id, event in await bus.read_since("calls")]
+    assert [e["type"] for e in events] == ["call.started", "call.queued", "call.ringing", "call.answered",
+                                           "call.ended"]
+    assert events[-1]["call"]["caller_name"] == "张三"
