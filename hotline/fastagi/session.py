@@ -22,7 +22,7 @@ from hotline.fastagi.protocol import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_COMMAND_TIMEOUT = 60.0  # seconds beyond a command's own audio/digit timeout
+DEFAULT_COMMAND_TIMEOUT = 300.0  # seconds beyond a command's digit timeout: a long notice plays a minute or more
 
 
 @dataclass(frozen=True, slots=True)
