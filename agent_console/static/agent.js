@@ -55,7 +55,7 @@
   }
 
   function onEvent(event) {
-    if (!event || typeof event !== "object") return;
+    if (!event || typeof event !== "object" || StateBar.fromEvent(event)) return;
     if (event.type === "pop.ringing" || event.type === "pop.answered") {
       PopPanel.show(event, useKb);
       prefill(event);

@@ -20,5 +20,11 @@ const StateBar = (() => {
     document.getElementById("btn-pause").addEventListener("click",
       () => request("paused", document.getElementById("pause-reason").value));
   }
-  return { wire, request };
+  // the ACD's confirmed state, when it publishes one on the seat's stream
+  function fromEvent(event) {
+    if (!event || event.type !== "agent.state" || !LABEL[event.state]) return false;
+    setText("agent-state", LABEL[event.state] + (REASON[event.reason] ? "（" + REASON[event.reason] + "）" : ""));
+    return true;
+  }
+  return { wire, request, fromEvent };
 })();
