@@ -71,13 +71,25 @@ def apply_call_event(session: Session, event: dict[str, Any]) -> Call | None:
         except IntegrityError:
             call = session.scalars(select(Call).where(Call.call_id == call_id)).one()
         else:
+            _emergency_handoff(session, call, event)
             return call
     if call.last_event_ts is not None and ts < call.last_event_ts:
         return call  # stale: a later state is already stored
     if event.get("type") != "call.ended" and call.state == "ended":
         return call
     _fill(call, event)
+    _emergency_handoff(session, call, event)
     return call
+
+
+def _emergency_handoff(session: Session, call: Call, event: dict[str, Any]) -> None:
+    """A call that ended transferred to 110/119/120 gets its 警单 (Ziyang art. 34), even if the agent
+    never fills one in; the agent's own record completes the same row."""
+    if event.get("type") == "call.ended" and call.outcome == "transferred" and call.transfer_to:
+        from hotline.handoffs.services import handoff_from_call
+
+        handoff_from_call(session, call.call_id, call.transfer_to, call.caller_number, call.caller_name,
+                          call.ended_at or datetime.now(UTC))
 
 
 def record_satisfaction(session: Session, call_id: str, score: int) -> Call:

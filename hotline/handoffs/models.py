@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base
@@ -14,10 +14,12 @@ from hotline.workorders.sqltypes import UtcDateTime
 
 class Handoff(Base):
     __tablename__ = "handoffs"
+    # one hand-off per call and emergency line: the bridge records the transfer, the agent completes it
+    __table_args__ = (Index("uq_handoffs_call_service", "call_id", "service", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service: Mapped[str] = mapped_column(String(8))  # 110 | 119 | 120
-    call_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    call_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"), nullable=True, index=True)
     order_number: Mapped[str | None] = mapped_column(String(20), nullable=True)
     caller_number: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)

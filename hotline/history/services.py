@@ -139,19 +139,20 @@ def caller_history(session: Session, number: str, now: datetime | None = None, *
                    window: timedelta = timedelta(days=30), limit: int = 20,
                    policy: MatchPolicy = DEFAULT_POLICY) -> CallerHistory:
     now = now or datetime.now(UTC)
-    orders = session.execute(_ORDERS, {"number": number, "limit": limit}).all()
+    conn = session.connection()  # Core results: these are column rows, the ORM layer would only add cost
+    orders = conn.execute(_ORDERS, {"number": number, "limit": limit}).all()
     ids = [o.id for o in orders]
-    terminal_rows = [t for t in session.execute(_TERMINAL, {"number": number, "limit": limit + len(ids)})
+    terminal_rows = [t for t in conn.execute(_TERMINAL, {"number": number, "limit": limit + len(ids)})
                      if t.id not in ids][:limit]
     open_ids = [o.id for o in orders if o.status in OPEN_STATUSES]
     by_order: dict[int, list] = {}
     if open_ids:
-        for d in session.execute(_DEADLINES, {"ids": open_ids}):
+        for d in conn.execute(_DEADLINES, {"ids": open_ids}):
             by_order.setdefault(d.order_id, []).append(d)
     views = [_order_view(o, by_order.get(o.id, []), now) for o in orders]
     terminal_views = [v for v in views if v.status == OrderStatus.terminal]
     terminal_views += [_order_view(o, [], now) for o in terminal_rows]
-    calls = [CallView(*c) for c in session.execute(_CALLS, {"number": number, "limit": limit})]
+    calls = [CallView(*c) for c in conn.execute(_CALLS, {"number": number, "limit": limit})]
     satisfied = [(v.created_at, v.satisfaction) for v in views if v.satisfaction is not None]
     satisfied += [(c.started_at, c.satisfaction) for c in calls if c.satisfaction is not None and c.started_at]
     last_satisfaction = max(satisfied, key=lambda p: p[0])[1] if satisfied else None

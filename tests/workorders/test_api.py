@@ -7,7 +7,7 @@ from sqlalchemy import select
 from hotline.audit.models import AuditEntry
 from hotline.audit.services import entries_for
 
-from .conftest import ADMIN, AGENT, OTHER_AGENT, SUPERVISOR
+from .conftest import ADMIN, AGENT, MONDAY, OTHER_AGENT, SUPERVISOR
 
 ORDER = {"category": "complaint", "content": "小区楼下餐馆油烟扰民", "caller_number": "13912345678",
          "caller_name": "张三", "caller_personal": {"address": "建设路88号3单元"}, "location": "雁江区建设路88号"}
@@ -101,6 +101,16 @@ def test_handoff_and_units(client, app, units) -> None:
     handoff = r.json()
     assert handoff["order_number"] == order["number"] and handoff["caller_number"] == "13912345678"
     assert handoff["location"] == "雁江区建设路88号"
+    # the bridge recorded the transfer first: the agent's hand-off completes that row
+    from hotline.handoffs.services import handoff_from_call
+
+    with app.state.session_factory() as s:
+        auto = handoff_from_call(s, "1763.10", "110", "13800000009", None, MONDAY)
+        s.commit()
+    r = client.post("/handoffs", json={"service": "110", "summary": "邻居家中传出呼救声", "call_id": "1763.10",
+                                       "location": "和平路5号"})
+    assert r.status_code == 201 and r.json()["id"] == auto.id and r.json()["summary"] == "邻居家中传出呼救声"
+    assert r.json()["caller_number"] == "13800000009"
     assert client.post("/handoffs", json={"service": "999", "summary": "x"}).status_code == 422
     assert client.post("/handoffs", json={"service": "110", "summary": "x", "order_id": 9999}).status_code == 422
     app.state.principal = ADMIN

@@ -83,3 +83,10 @@ def test_recorded_asterisk_calls_through_the_tracker_persist_once(db_session_fac
     for call_id, e in ended.items():
         assert rows[call_id].outcome == e["call"]["outcome"] and rows[call_id].state == "ended"
     assert {"answered", "abandoned", "transferred"} <= {c.outcome for c in rows.values()}
+    # the transfers to 110 and 119 left one 警单 each, replays notwithstanding (Ziyang art. 34)
+    from hotline.handoffs.models import Handoff
+
+    with db_session_factory() as s:
+        handoffs = s.scalars(select(Handoff)).all()
+    assert sorted(h.service for h in handoffs) == ["110", "119"]
+    assert all(h.created_by == "bridge" and h.caller_number == rows[h.call_id].caller_number for h in handoffs)

@@ -215,7 +215,7 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_handoffs"),
     )
-    op.create_index("ix_handoffs_call_id", "handoffs", ["call_id"])
+    op.create_index("uq_handoffs_call_service", "handoffs", ["call_id", "service"], unique=True)
     op.create_index("ix_handoffs_order_id", "handoffs", ["order_id"])
     op.create_index("ix_handoffs_caller_number", "handoffs", ["caller_number"])
 
