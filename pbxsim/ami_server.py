@@ -32,17 +32,16 @@ class AmiSession:
         self.events_on = True
         self.outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._held: list[bytes] | None = None
-        self._unsubscribe = server.pbx.hub.subscribe(self._event)
 
-    def _event(self, pairs: Pairs) -> None:
+    def push_event(self, data: bytes) -> None:
         if self.authenticated and self.events_on:
             if self._held is not None:
-                self._held.append(encode_frame(pairs))
+                self._held.append(data)
                 return
             if self.outbox.qsize() > MAX_BACKLOG:
                 self.close()
                 return
-            self.outbox.put_nowait(encode_frame(pairs))
+            self.outbox.put_nowait(data)
 
     def send(self, pairs: Pairs) -> None:
         self.outbox.put_nowait(encode_frame(pairs))
@@ -79,7 +78,7 @@ class AmiSession:
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
-            self._unsubscribe()
+            self.server.sessions.discard(self)
             self.close()
             with contextlib.suppress(Exception):
                 await writer_task
@@ -144,6 +143,13 @@ class AmiServer:
         self.sessions: set[AmiSession] = set()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._unsubscribe = pbx.hub.subscribe(self._broadcast)
+
+    def _broadcast(self, pairs: Pairs) -> None:
+        if self.sessions:
+            data = encode_frame(pairs)          # encoded once for every client
+            for session in list(self.sessions):
+                session.push_event(data)
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._accept, self.host, self.port)
@@ -173,6 +179,7 @@ class AmiServer:
         return len(sessions)
 
     async def stop(self) -> None:
+        self._unsubscribe()
         if self._server is not None:
             self._server.close()
         for session in list(self.sessions):
