@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 import time
 from typing import Annotated, Any
@@ -29,10 +30,12 @@ from hotline.security import Principal, Role
 from .masking import for_principal
 
 MAX_CLIENT_MESSAGE = 4096
-REPLAY_WINDOW_SECONDS = 120
+REPLAY_WINDOW_SECONDS = 900  # a page (re)loaded during a call gets that call's pops back
 STREAM_ID_RE = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 CLOSE_FORBIDDEN = 4403
 CLOSE_SESSION_ENDED = 4401
+CLOSE_TRY_AGAIN = 1011
+log = logging.getLogger(__name__)
 
 
 def ws_roles(*roles: Role):  # type: ignore[no-untyped-def]
@@ -152,10 +155,19 @@ class ConsoleSocket:
 
     async def _read(self, last_id: str) -> None:
         """Replay and live delivery in one: XREAD from `last_id` returns what was missed, then blocks."""
-        async for _stream, entry_id, event in self.bus.subscribe({self.stream: last_id}, block_ms=self.block_ms):
-            await self.send({"type": "event", "stream": self.stream, "id": entry_id,
-                             "event": for_principal(event, self.principal)})
-            self.last_sent = entry_id
+        try:
+            async for _stream, entry_id, event in self.bus.subscribe({self.stream: last_id},
+                                                                     block_ms=self.block_ms):
+                await self.send({"type": "event", "stream": self.stream, "id": entry_id,
+                                 "event": for_principal(event, self.principal)})
+                self.last_sent = entry_id
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # Redis gone or a broken entry: tell the client, which reconnects and resumes
+            log.exception("websocket reader for %s failed", self.stream)
+            await self.error("stream_unavailable", "事件流暂不可用，正在重连 (event stream unavailable)")
+            with contextlib.suppress(Exception):
+                await self.ws.close(CLOSE_TRY_AGAIN, "event stream unavailable")
 
     async def _heartbeats(self) -> None:
         while True:

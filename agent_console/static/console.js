@@ -70,16 +70,16 @@ const HotlineConsole = (() => {
     while (list.childNodes.length > 200) list.removeChild(list.lastChild);
   }
 
-  // The websocket: resumes from the last id it saw (kept in sessionStorage per stream), so a reload or
-  // a reconnect replays whatever was missed; ids already handled are skipped.
+  // The websocket. A new page asks for the recent window (last_id null) and rebuilds its panels from it;
+  // a reconnect of the same page resumes from the last id it handled, so nothing is lost or shown twice.
   function connect(onEvent) {
     const status = document.getElementById("ws-status");
-    let stream = null;
+    let lastId = null;
     let delay = 500;
-    const compare = (a, b) => {
+    const after = (a, b) => {
       const [am, as] = a.split("-").map(Number);
       const [bm, bs] = b.split("-").map(Number);
-      return am === bm ? as - bs : am - bm;
+      return am === bm ? as > bs : am > bm;
     };
     function open() {
       const proto = window.location.protocol === "https:" ? "wss://" : "ws://";
@@ -88,16 +88,12 @@ const HotlineConsole = (() => {
         let frame;
         try { frame = JSON.parse(msg.data); } catch (err) { return; }
         if (frame.type === "welcome") {
-          stream = frame.stream;
           delay = 500;
-          const last = sessionStorage.getItem("last-id:" + stream);
-          ws.send(JSON.stringify({ type: "resume", last_id: last }));
+          ws.send(JSON.stringify({ type: "resume", last_id: lastId }));
           if (status) { status.textContent = "已连接"; status.className = "ws-status ws-up"; }
         } else if (frame.type === "event") {
-          const key = "last-id:" + frame.stream;
-          const last = sessionStorage.getItem(key);
-          if (last && compare(frame.id, last) <= 0) return;
-          sessionStorage.setItem(key, frame.id);
+          if (lastId && !after(frame.id, lastId)) return;
+          lastId = frame.id;
           onEvent(frame.event, frame.id);
         } else if (frame.type === "error") {
           log("服务器提示：" + frame.message);
@@ -119,7 +115,6 @@ const HotlineConsole = (() => {
     if (!button) return;
     button.addEventListener("click", async () => {
       await api("POST", "/logout");
-      sessionStorage.clear();
       window.location.assign("/login");
     });
   }

@@ -109,3 +109,38 @@ def test_agent_logs_in_goes_idle_and_sees_a_pop(redis_url: str, redis_sync, db_e
             assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
         finally:
             browser.close()
+
+
+def test_expert_sees_an_invitation_with_the_case(redis_url: str, redis_sync, db_engine, db_session_factory,  # type: ignore[no-untyped-def]
+                                                 artifacts_dir: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with running_console(redis_url, db_engine) as console, sync_playwright() as pw:
+        console.create_users()
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1300, "height": 800}, locale="zh-CN")
+        try:
+            page.goto(console.url + "/login")
+            page.fill("#username", "expert1")
+            page.fill("#password", PASSWORD)
+            page.click("#login-submit")
+            expect(page).to_have_url(console.url + "/expert")
+            expect(page.locator("#ws-status")).to_have_text("已连接")
+            invite = {"type": "invite.threeway", "call_id": "1732000000.77", "caller_number": "13700001111",
+                      "from_agent": "1001", "ivr": {"category": "complaint", "path": ["欢迎", "按3 投诉"]},
+                      "wait_seconds": 8, "history": {"orders": [], "calls": []},
+                      "kb_hits": [{"article_id": 3, "title": "噪音扰民投诉处理"}]}
+            publish(redis_url, console.prefix, agent_stream("2001"), invite)
+            expect(page.locator("#invitations li")).to_contain_text("座席 1001 邀请：13700001111")
+            expect(page.locator("#pop-status")).to_have_text("会商邀请")
+            expect(page.locator("#pop-category")).to_have_text("投诉")
+            expect(page.locator("#pop-kb li")).to_contain_text("噪音扰民投诉处理")
+            page.reload()  # a reloaded page rebuilds its panels from the replayed window: nothing lost
+            expect(page.locator("#ws-status")).to_have_text("已连接")
+            expect(page.locator("#invitations li")).to_have_count(1)
+            expect(page.locator("#invitations li")).to_contain_text("13700001111")
+            publish(redis_url, console.prefix, agent_stream("2001"), {**invite, "type": "pop.hangup"})
+            expect(page.locator("#pop-status")).to_have_text("已挂机")
+            page.screenshot(path=str(artifacts_dir / "console-expert-invite.png"), full_page=True)
+        finally:
+            browser.close()

@@ -187,3 +187,18 @@ async def test_two_console_processes_share_sessions_and_streams(live: ConsoleSer
         me = await session.client.get(other.url + "/api/console/me")
         assert me.status_code == 200 and me.json()["username"] == "agent1"
     await session.client.aclose()
+
+
+async def test_unreadable_stream_entry_gets_an_error_frame_not_a_silent_socket(
+        live: ConsoleServer, bus: EventBus, sessions) -> None:  # type: ignore[no-untyped-def]
+    ws = await open_ws(live, sessions["agent"])
+    await resume(ws, None)
+    good = await bus.publish(agent_stream("1001"), pop("c-1"))
+    assert (await frame(ws))["id"] == good
+    await bus.redis.xadd(bus.key(agent_stream("1001")), {"data": "{not json"})  # not written by EventBus
+    reply = await frame(ws)
+    assert (reply["type"], reply["code"]) == ("error", "stream_unavailable")
+    with pytest.raises(ConnectionClosed) as closed:
+        await frame(ws)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+    await ws.close()
