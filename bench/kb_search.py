@@ -337,14 +337,17 @@ def main() -> dict:
         # -- our index: latency, then quality ----------------------------------------------------------
         for q in queries[:50]:
             kb.search(q)
-        samples = []
+        samples, cpu = [], []
         for q in queries:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             kb.search(q, limit=10)
+            cpu.append((time.thread_time() - c) * 1000)
             samples.append((time.perf_counter() - t) * 1000)
         figures["p50_ms"] = percentile(samples, 50)
         figures["p99_ms"] = percentile(samples, 99)
         figures["max_ms"] = max(samples)
+        # CPU time of the searching thread: what the code costs, without the waits of a shared machine.
+        figures["p99_cpu_ms"] = percentile(cpu, 99)
         figures["target_p99_ms"] = 10.0
         figures["meets_target"] = figures["p99_ms"] <= 10.0
         filtered = []

@@ -198,26 +198,22 @@ class SearchIndex:
 
     # -- scoring -----------------------------------------------------------------------------------------
 
-    def _idf(self, term: str) -> float:
+    def _idf(self, df: int) -> float:
         n = len(self._slot_of)
-        postings = self._postings.get(term)
-        df = postings.n if postings is not None else 0
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
-    def _filter_mask(self, now: float, category: str | None, unit: str | None) -> np.ndarray:
-        size = len(self._docs)
-        mask = self._alive[:size] & (self._from[:size] <= now) & (now < self._until[:size])
+    def _valid(self, slots: np.ndarray, now: float, category: str | None, unit: str | None) -> np.ndarray:
+        """The given slots that hold a live article, valid at `now`, of that category and unit."""
+        ok = self._alive[slots] & (self._from[slots] <= now) & (now < self._until[slots])
         if category is not None:
-            mask &= self._cat[:size] == self._categories.lookup(category)
+            ok &= self._cat[slots] == self._categories.lookup(category)
         if unit is not None:
-            mask &= self._unit[:size] == self._units.lookup(unit)
-        return mask
+            ok &= self._unit[slots] == self._units.lookup(unit)
+        return slots[ok]
 
-    def _top(self, scores: np.ndarray, mask: np.ndarray, limit: int) -> list[tuple[IndexedArticle, float]]:
-        candidates = np.flatnonzero(mask)
+    def _top(self, candidates: np.ndarray, values: np.ndarray, limit: int) -> list[tuple[IndexedArticle, float]]:
         if len(candidates) == 0 or limit <= 0:
             return []
-        values = scores[candidates]
         if len(candidates) > limit:
             part = np.argpartition(-values, limit - 1)[:limit]
             candidates, values = candidates[part], values[part]
@@ -229,26 +225,26 @@ class SearchIndex:
     def search(self, query: str, *, now: float, category: str | None = None, unit: str | None = None,
                limit: int = 10) -> list[tuple[IndexedArticle, float]]:
         """Best `limit` valid articles for the query, as (article, score), best first."""
-        terms = self.analyzer.query_terms(query)
         size = len(self._docs)
-        if not terms or size == 0:
+        found = [p for t in self.analyzer.query_terms(query) if (p := self._postings.get(t)) is not None]
+        if not found or size == 0:
             return []
-        scores = np.zeros(size, dtype=np.float64)
-        matched = np.zeros(size, dtype=np.float64)
-        for term in terms:
-            postings = self._postings.get(term)
-            if postings is not None:
-                slots = postings.slots[: postings.n]
-                # Slots are unique within one term's postings, so fancy-index += is exact.
-                scores[slots] += self._idf(term) * postings.impacts[: postings.n]
-                matched[slots] += 1
+        # Terms in more than half of the articles (办理, 申请…) weigh almost nothing (idf → 0) but cost the
+        # most; they count only when the query has nothing more specific.
+        selective = [p for p in found if p.n <= len(self._slot_of) // 2]
+        used = selective or found
+        slots = np.concatenate([p.slots[: p.n] for p in used])
+        scores = np.bincount(slots, weights=np.concatenate([self._idf(p.n) * p.impacts[: p.n] for p in used]),
+                             minlength=size)
+        candidates = np.flatnonzero(scores)
         if self.coord:
             # Coordination: an article that has all the caller's words beats one that repeats some of them.
-            scores *= (matched / len(terms)) ** self.coord
-        mask = self._filter_mask(now, category, unit) & (scores > 0)
-        return self._top(scores, mask, limit)
+            matched = np.bincount(slots, minlength=size)[candidates]
+            scores[candidates] *= (matched / len(used)) ** self.coord
+        candidates = self._valid(candidates, now, category, unit)
+        return self._top(candidates, scores[candidates], limit)
 
     def popular(self, *, now: float, category: str | None = None, limit: int = 5) -> list[tuple[IndexedArticle, float]]:
         """The most used valid articles (a screen pop without query text)."""
-        size = len(self._docs)
-        return self._top(self._popularity[:size].copy(), self._filter_mask(now, category, None), limit)
+        candidates = self._valid(np.arange(len(self._docs)), now, category, None)
+        return self._top(candidates, self._popularity[candidates], limit)
