@@ -34,7 +34,7 @@ class AmiSession:
         self._held: list[bytes] | None = None
 
     def push_event(self, data: bytes) -> None:
-        if self.authenticated and self.events_on:
+        if self.authenticated and self.events_on and not self.writer.is_closing():
             if self._held is not None:
                 self._held.append(data)
                 return
@@ -52,7 +52,7 @@ class AmiSession:
     async def _writer_loop(self) -> None:
         while True:
             data = await self.outbox.get()
-            if data is None:
+            if data is None or self.writer.is_closing():
                 break
             self.writer.write(data)
             if self.outbox.empty():
@@ -69,6 +69,7 @@ class AmiSession:
             while not writer_task.done():
                 data = await self.reader.read(65536)
                 if not data:
+                    self.writer.close()     # the client left: stop writing to it at once
                     break
                 for frame in decoder.feed(data):
                     if frame.errors and not frame.pairs:
