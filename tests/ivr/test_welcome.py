@@ -12,7 +12,7 @@ from hotline.traces import load_agi_sessions
 from ivr import keys
 from ivr.notice import set_notice
 from ivr.schemas import NoticeIn
-from tests.fastagi.peer import FakeAsterisk
+from tests.fastagi.peer import FakeAsterisk, env_for
 
 from .conftest import call
 
@@ -164,3 +164,16 @@ async def test_path_is_logged_when_the_caller_hangs_up(server, caplog) -> None: 
     assert t.verbs()[-1] == "STREAM FILE"  # the emergency menu: the caller left while it played
     line = next(r.getMessage() for r in caplog.records if r.name == "ivr" and "88.1" in r.getMessage())
     assert "path=welcome>emergency" in line and "outcome=hangup" in line
+
+
+async def test_concurrent_calls_keep_their_own_tagging(server, make_order) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    order = make_order(caller_number="13900009")
+    peers = [FakeAsterisk(dict(env_for("ivr", uniqueid=f"9.{i}", callerid="13900009" if i % 2 else f"1380000{i:04d}")),
+                          ["2" if i % 3 == 0 else None]) for i in range(60)]
+    transcripts = await asyncio.gather(*(p.run(server.port) for p in peers))
+    for i, t in enumerate(transcripts):
+        assert not t.rejected
+        assert t.variables["HOTLINE_OPEN_ORDER"] == (order.number if i % 2 else "")
+        assert (t.variables.get("HOTLINE_CATEGORY") == "complaint") is (i % 3 == 0)
