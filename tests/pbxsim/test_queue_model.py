@@ -177,3 +177,17 @@ def test_pause_and_unpause_through_the_engine() -> None:
     assert connected_members(rec) == ["agent-1001"]
     pauses = rec.named("QueueMemberPause")
     assert [(p["Paused"], p["PausedReason"]) for p in pauses] == [("1", "lunch"), ("0", "")]
+
+
+def test_agent_hangs_up_first_reason_agent_and_the_citizen_leaves_the_dialplan() -> None:
+    sim, rec = make(seats={"1001": SeatBehaviour(talk_time=Constant(8))})
+    sim.add_member("PJSIP/1001", "agent-1001")
+    call(sim, 0, talk_time=None)
+    sim.run_until(T0 + 60)
+    (complete,) = rec.named("AgentComplete")
+    assert (complete["Reason"], complete["TalkTime"]) == ("agent", "8")
+    citizen = complete["Channel"]
+    tail = [e["Event"] for _, e in rec.events if e.get("Channel") == citizen][-3:]
+    assert tail == ["Newexten", "SoftHangupRequest", "Hangup"]
+    assert rec.named("Newexten", Channel=citizen)[-1]["Application"] == "Hangup"
+    assert sim.pbx.calls[0].outcome == "answered"
