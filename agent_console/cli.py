@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import sys
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from hotline.db import make_engine, make_session_factory
 from hotline.security import Role
@@ -38,6 +40,9 @@ def _users(args: argparse.Namespace) -> int:
     factory = make_session_factory(engine)
     try:
         with factory() as session:
+            if not inspect(session.connection()).has_table(ConsoleUser.__tablename__):
+                print("error: the database is not migrated: run `hotline migrate` first", file=sys.stderr)
+                return 2
             if args.action == "add":
                 user = NewUser(args.name, Role(args.role), _read_password(), args.agent_id, args.display_name)
                 try:
@@ -56,34 +61,22 @@ def _users(args: argparse.Namespace) -> int:
 
 
 def _serve() -> int:
-    import uvicorn
-
-    from hotline.bus import EventBus
-    from hotline.db import upgrade_to_head
-    from hotline.redis_server import EmbeddedRedis
-
-    from .app import create_app
+    """The `console` role alone, through the platform runtime (migrations, embedded Redis when unset)."""
+    from hotline.runtime import run_roles
 
     settings = get_settings()
-    if not settings.demo:
-        settings.require_secrets()
-    embedded = None
-    redis_url = settings.redis_url
-    if redis_url is None:
-        embedded = EmbeddedRedis().start()
-        redis_url = embedded.url
-    if settings.demo:
-        upgrade_to_head(settings.database_url)
-    try:
-        engine = make_engine(settings.database_url)
-        app = create_app(settings, make_session_factory(engine), EventBus.from_url(redis_url))
-        # a client frame larger than this closes that socket (1009) before it reaches the application
-        config = uvicorn.Config(app, host=settings.console_host, port=settings.console_port,
-                                ws_max_size=64 * 1024, proxy_headers=False, log_level="info")
-        asyncio.run(uvicorn.Server(config).serve())
-    finally:
-        if embedded:
-            embedded.stop()
+    settings.require_secrets()
+
+    async def until_signalled() -> None:
+        # SIGTERM/SIGINT cancel the role, so that the runtime stops uvicorn and its embedded Redis cleanly
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
+        with contextlib.suppress(asyncio.CancelledError):
+            await run_roles(settings, ["console"])
+
+    asyncio.run(until_signalled())
     return 0
 
 
