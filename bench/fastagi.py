@@ -215,6 +215,17 @@ async def measure(port: int, server_pid: int) -> dict[str, float | int | str]:
                    concurrent_wall_s=elapsed, hold_s=HOLD,
                    command_overhead_p99_ms_at_1000=ms(heavy.overheads, 99))
 
+    # peers that leave before the blank line: panoramisk 1.4 spins at 100% CPU from then on; we must idle
+    for _ in range(100):
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"agi_network: yes\nagi_request: agi://127.0.0.1/ivr\n")
+        await writer.drain()
+        writer.close()
+    await asyncio.sleep(0.5)
+    cpu_before = cpu_seconds(server_pid)
+    await asyncio.sleep(2.0)
+    figures["server_cpu_ms_in_2s_after_100_early_disconnects"] = (cpu_seconds(server_pid) - cpu_before) * 1000
+
     base = Load()
     elapsed = await run_bounded(BASELINE_SESSIONS, BASELINE_CONCURRENCY, lambda i: pyst2_session(base, f"p.{i}"))
     figures.update(pyst2_sessions=BASELINE_SESSIONS, pyst2_concurrency=BASELINE_CONCURRENCY,
