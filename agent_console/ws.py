@@ -172,8 +172,9 @@ class ConsoleSocket:
     async def _heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
-            # the session may have ended (logout, expiry) while the socket stayed open
-            if self.token is None or await self.store.load(self.token, touch=False) is None:
+            # the session may have ended (logout, expiry) while the socket stayed open; an open console
+            # counts as activity (an agent waiting for calls is not idle), max_age still bounds the session
+            if self.token is None or await self.store.load(self.token) is None:
                 await self.error("session_ended", "会话已结束，请重新登录 (session ended)")
                 with contextlib.suppress(Exception):
                     await self.ws.close(CLOSE_SESSION_ENDED, "session ended")

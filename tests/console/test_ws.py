@@ -202,3 +202,17 @@ async def test_unreadable_stream_entry_gets_an_error_frame_not_a_silent_socket(
         await frame(ws)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
     await ws.close()
+
+
+async def test_an_open_console_keeps_its_session_alive_until_max_age(live: ConsoleServer, sessions) -> None:  # type: ignore[no-untyped-def]
+    session = sessions["agent"]
+    ws = await open_ws(live, session)
+    await resume(ws, None)
+    for step in (500, 1000, 1500, 2000):  # beyond idle_timeout (600) with no HTTP request at all
+        live.clock.offset = step
+        assert (await frame(ws, skip=()))["type"] == "heartbeat"  # this heartbeat renewed the session
+        assert (await frame(ws, skip=()))["type"] == "heartbeat"
+    live.clock.offset = 3600 + 1  # max_age reached: the socket is told and closed
+    ended = await frame(ws)
+    assert (ended["type"], ended["code"]) == ("error", "session_ended")
+    await ws.close()
