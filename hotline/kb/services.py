@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, select, update
@@ -19,9 +19,12 @@ from sqlalchemy.orm import Session
 from hotline.domain import Category
 from hotline.kb.models import KbArticle, KbConsultation, KbHit, KbState, utcnow
 from hotline.kb.state import ArticleEvent, ArticleStatus, ArticleType, next_status
-from hotline.kb.workclock import IsWorkday, add_workday_hours, default_is_workday
+from hotline.settings import get_settings
+from hotline.sla.calendar import WorkCalendar
+from hotline.sla.engine import DeadlineEngine
+from hotline.sla.services import build_calendar, on_year_loaded
 
-COLLECTED_REVIEW_HOURS = 22  # Foshan art. 51(3)
+COLLECTED_REVIEW_SPAN = timedelta(hours=22)  # Foshan art. 51(3): 22小时内(非工作日除外)
 ONE_TIME_ANSWER_TARGET = 0.90  # Ziyang art. 17
 AUTO_ACCEPT_REVIEWER = "system:auto-accept"
 EDITABLE_FIELDS = ("title", "body", "category", "article_type", "owner_unit", "effective_from", "effective_until")
@@ -120,17 +123,43 @@ def update_article(session: Session, article_id: int, changes: dict[str, Any], b
     return _apply(session, article, ArticleEvent.revised, by, now)
 
 
+def review_deadline(session: Session, submitted_at: datetime, calendar: WorkCalendar | None = None) -> datetime:
+    """22 hours of working-day time after submission: the clock stops on non-working days (weekends,
+    holidays; make-up workdays count), on the shared SLA calendar with every official year loaded."""
+    calendar = calendar or build_calendar(session, get_settings().office_hours)
+    due, _provisional = calendar.add_working_day_time(submitted_at, COLLECTED_REVIEW_SPAN)
+    return due
+
+
 def submit_article(session: Session, article_id: int, by: str, now: datetime | None = None,
-                   is_workday: IsWorkday = default_is_workday) -> KbArticle:
+                   calendar: WorkCalendar | None = None) -> KbArticle:
     """Send a draft to its owner unit for review. Collected information gets the 22-hour deadline after
     which it is accepted without review (Foshan art. 51(3))."""
     now = now or utcnow()
     article = get_article(session, article_id)
     next_status(article.status, ArticleEvent.submitted)
     article.submitted_at = now
-    article.review_due_at = (add_workday_hours(now, COLLECTED_REVIEW_HOURS, is_workday)
+    article.review_due_at = (review_deadline(session, now, calendar)
                              if article.article_type == ArticleType.collected else None)
     return _apply(session, article, ArticleEvent.submitted, by, now)
+
+
+@on_year_loaded
+def recompute_review_deadlines(session: Session, engine: DeadlineEngine) -> int:
+    """Year-loaded hook of hotline.sla: an official schedule loaded later may move pending deadlines (a
+    deadline computed on the rule-based fallback is provisional). Returns how many moved."""
+    moved = 0
+    pending = session.scalars(select(KbArticle).where(KbArticle.status == ArticleStatus.pending_review.value,
+                                                      KbArticle.article_type == ArticleType.collected.value))
+    for article in pending:
+        if article.submitted_at is None:
+            continue
+        due = review_deadline(session, article.submitted_at, engine.calendar)
+        if due != article.review_due_at:
+            article.review_due_at = due
+            moved += 1
+    session.flush()
+    return moved
 
 
 def review_article(session: Session, article_id: int, approve: bool, by: str, note: str | None = None,

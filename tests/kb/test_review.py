@@ -9,7 +9,8 @@ import pytest
 from hotline.kb import services
 from hotline.kb.runner import run_auto_accept_once
 from hotline.kb.state import ArticleEvent, ArticleStatus, TransitionError, next_status
-from hotline.kb.workclock import BEIJING, add_workday_hours
+from hotline.sla.calendar import WorkCalendar
+from hotline.sla.timeutil import TZ as BEIJING
 
 FRIDAY_17 = datetime(2026, 11, 20, 17, 0, tzinfo=BEIJING)  # a Friday; the 21st and 22nd are the weekend
 
@@ -26,15 +27,29 @@ def status_of(session_factory, article_id: int) -> str:  # type: ignore[no-untyp
         return services.get_article(session, article_id).status
 
 
-def test_workday_hours_skip_weekends_and_holidays() -> None:
-    assert add_workday_hours(FRIDAY_17, 22) == datetime(2026, 11, 23, 15, 0, tzinfo=BEIJING)
+def test_review_deadline_skips_weekends_and_holidays(db_session) -> None:  # type: ignore[no-untyped-def]
+    assert services.review_deadline(db_session, FRIDAY_17) == datetime(2026, 11, 23, 15, 0, tzinfo=BEIJING)
     saturday = datetime(2026, 11, 21, 10, 0, tzinfo=BEIJING)  # the clock waits for Monday 00:00
-    assert add_workday_hours(saturday, 22) == datetime(2026, 11, 23, 22, 0, tzinfo=BEIJING)
-    monday_holiday = {date(2026, 11, 23)}
-    assert add_workday_hours(FRIDAY_17, 22, lambda d: d.weekday() < 5 and d not in monday_holiday) == \
-        datetime(2026, 11, 24, 15, 0, tzinfo=BEIJING)
+    assert services.review_deadline(db_session, saturday) == datetime(2026, 11, 23, 22, 0, tzinfo=BEIJING)
+    calendar = WorkCalendar()
+    calendar.install_year(2026, {date(2026, 11, 23): "测试假日"}, {})  # an official schedule with Monday off
+    assert services.review_deadline(db_session, FRIDAY_17, calendar) == datetime(2026, 11, 24, 15, 0, tzinfo=BEIJING)
     with pytest.raises(ValueError):
-        add_workday_hours(datetime(2026, 11, 20, 17, 0), 22)  # naive
+        services.review_deadline(db_session, datetime(2026, 11, 20, 17, 0))  # naive
+
+
+def test_year_loaded_hook_moves_pending_deadlines(db_session) -> None:  # type: ignore[no-untyped-def]
+    from hotline.sla.services import _resolve_hooks, build_engine
+
+    article_id = collected(db_session)
+    services.submit_article(db_session, article_id, "agent", now=FRIDAY_17)
+    engine = build_engine(None, "foshan", "09:00-12:00,13:30-17:30")
+    engine.calendar.install_year(2026, {date(2026, 11, 23): "测试假日"}, {})
+    assert services.recompute_review_deadlines in _resolve_hooks().values()
+    assert services.recompute_review_deadlines(db_session, engine) == 1
+    db_session.commit()
+    assert services.get_article(db_session, article_id).review_due_at == datetime(2026, 11, 24, 15, 0,
+                                                                                    tzinfo=BEIJING)
 
 
 def test_collected_information_is_auto_accepted_after_22_working_hours_over_a_weekend(
