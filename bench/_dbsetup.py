@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -29,3 +30,9 @@ def fresh_database(name: str) -> tuple[str, Engine]:
         url = f"sqlite:///{path}"
     upgrade_to_head(url)
     return url, make_engine(url)
+
+
+def drop_database(url: str) -> None:
+    """Remove the temp SQLite file a bench made (half a gigabyte for the history bench)."""
+    if url.startswith("sqlite:///") and Path(url[len("sqlite:///"):]).parent.name.startswith("bench-"):
+        shutil.rmtree(Path(url[len("sqlite:///"):]).parent, ignore_errors=True)

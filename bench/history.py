@@ -19,7 +19,7 @@ import time
 
 from sqlalchemy import Engine, text
 
-from bench._dbsetup import fresh_database
+from bench._dbsetup import drop_database, fresh_database
 from bench.common import percentile, write_results
 from hotline.db import make_session_factory
 from hotline.history.services import caller_history
@@ -105,7 +105,7 @@ def _load(engine: Engine, table: str, cols: tuple[str, ...], rows: list[tuple]) 
 
 
 def main() -> dict:
-    _url, engine = fresh_database("history")
+    url, engine = fresh_database("history")
     rng = random.Random(20261121)
     t = time.perf_counter()
     orders, deadlines, calls = _rows(engine, rng)
@@ -151,6 +151,7 @@ def main() -> dict:
             "EXPLAIN QUERY PLAN SELECT * FROM work_orders WHERE caller_number = '13900000001' "
             "ORDER BY created_at DESC LIMIT 20"))] if engine.dialect.name == "sqlite" else []
     engine.dispose()
+    drop_database(url)
     return write_results("history", {
         "database": engine.dialect.name, "orders": ORDERS, "open_deadlines": counts[1], "calls": counts[2],
         "generate_s": generate_s, "bulk_load_s": load_s, "bulk_load_rows_per_s": sum(counts) / load_s,

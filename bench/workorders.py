@@ -18,7 +18,7 @@ import time
 
 from sqlalchemy import text
 
-from bench._dbsetup import fresh_database
+from bench._dbsetup import drop_database, fresh_database
 from bench.common import write_results
 from hotline.db import make_session_factory
 from hotline.domain import Category, Urgency
@@ -47,7 +47,7 @@ def _orders(rng: random.Random) -> list[NewOrder]:
 
 
 def main() -> dict:
-    _url, engine = fresh_database("workorders")
+    url, engine = fresh_database("workorders")
     factory = make_session_factory(engine)
     sla = DeadlineEngine(load_policy("ziyang"), WorkCalendar("09:00-12:00,13:30-17:30"))
     rng = random.Random(12345)
@@ -98,6 +98,7 @@ def main() -> dict:
             conn.execute(insert, params[start:start + BATCH])
     raw_batch = N / (time.perf_counter() - t)
     engine.dispose()
+    drop_database(url)
     return write_results("workorders", {
         "database": engine.dialect.name, "orders_single": SINGLE, "orders_batch": N, "batch_size": BATCH,
         "service_single_orders_per_s": single_rate, "raw_single_inserts_per_s": raw_single,
