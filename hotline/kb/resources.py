@@ -61,7 +61,7 @@ def _errors() -> Iterator[None]:
 @router.get("/search", response_model=list[SearchHitOut])
 def search(q: Annotated[str, Query(min_length=1, max_length=200)], kb: Annotated[KnowledgeBase, Depends(get_kb)],
            _: Annotated[Principal, Depends(ANYONE)], category: Category | None = None,
-           unit: Annotated[str | None, Query(max_length=64)] = None,
+           unit: Annotated[str | None, Query(max_length=32)] = None,
            limit: Annotated[int, Query(ge=1, le=50)] = 10) -> list[SearchHitOut]:
     return [SearchHitOut(**h.as_pop()) for h in kb.search(q, category=category, unit=unit, limit=limit)]
 

@@ -20,7 +20,8 @@ def _no_nul(value: str | None) -> str | None:
 
 
 Text = Annotated[str, AfterValidator(_no_nul)]
-UnitCode = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+UNIT_CODE_PATTERN = r"^[A-Za-z0-9_.-]+$"  # the code of hotline.units (units.code, 32 characters)
+UnitCode = Field(min_length=1, max_length=32, pattern=UNIT_CODE_PATTERN)
 
 
 class ArticleCreate(BaseModel):
@@ -42,7 +43,7 @@ class ArticleUpdate(BaseModel):
     body: Text | None = Field(None, min_length=1, max_length=20_000)
     category: Category | None = None
     article_type: ArticleType | None = None
-    owner_unit: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    owner_unit: str | None = Field(None, min_length=1, max_length=32, pattern=UNIT_CODE_PATTERN)
     effective_from: AwareDatetime | None = None
     effective_until: AwareDatetime | None = None
 
@@ -107,7 +108,7 @@ class ConsultationIn(BaseModel):
 
     call_id: Text = Field(min_length=1, max_length=64)
     category: Category = Category.consult
-    unit_code: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    unit_code: str | None = Field(None, min_length=1, max_length=32, pattern=UNIT_CODE_PATTERN)
     dispatched: bool = False
 
 
