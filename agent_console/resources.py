@@ -14,8 +14,9 @@ from hotline.api_deps import get_db
 from hotline.bus import EventBus
 from hotline.security import Principal, Role, require_roles
 
+from .agent_state import REQUESTS_STREAM, confirmed_state
 from .models import ConsoleUser
-from .schemas import PAUSE_REASON_LABELS, Me, StateAccepted, StateRequest, UserCreate, UserOut
+from .schemas import PAUSE_REASON_LABELS, ConfirmedState, Me, StateAccepted, StateRequest, UserCreate, UserOut
 from .sessions import COOKIE_NAME
 from .users import NewUser, UserError, create_user
 
@@ -127,17 +128,23 @@ async def me(request: Request, principal: AnyRole) -> Me:
 
 @router.post("/api/console/state", response_model=StateAccepted, status_code=status.HTTP_202_ACCEPTED)
 async def request_state(body: StateRequest, request: Request, principal: Seated) -> StateAccepted:
-    """示闲/示忙/话后整理: the console asks, the ACD control plane (stream `acd`) acts on the PBX."""
+    """示闲/示忙/话后整理: the console asks on stream `acd:requests`; the ACD acts on the PBX and the state
+    follows from Asterisk's events (GET /api/console/state, websocket heartbeats)."""
     if (body.state == "paused") != (body.reason is not None):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             "示忙须选择原因，其他状态不带原因 (reason goes with state=paused only)")
     bus: EventBus = request.app.state.bus
     event = {"type": "agent.state_requested", "agent_id": principal.agent_id, "state": body.state,
              "reason": body.reason, "by": principal.username, "ts": time.time()}
-    event_id = await bus.publish("acd", event)
+    event_id = await bus.publish(REQUESTS_STREAM, event)
     await bus.redis.hset(bus.prefix + "console:requested-state", principal.agent_id,  # type: ignore[arg-type]
                          body.state if body.reason is None else f"{body.state}:{body.reason}")
     return StateAccepted(agent_id=principal.agent_id or "", state=body.state, reason=body.reason, event_id=event_id)
+
+
+@router.get("/api/console/state", response_model=ConfirmedState)
+async def current_state(request: Request, principal: Seated) -> ConfirmedState:
+    return await confirmed_state(request.app.state.bus.redis, principal.agent_id or "")
 
 
 @router.get("/api/console/users", response_model=list[UserOut])

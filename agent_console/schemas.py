@@ -49,3 +49,13 @@ class UserCreate(BaseModel):
     role: Role
     agent_id: str | None = None
     display_name: str | None = Field(None, max_length=64)
+
+
+class ConfirmedState(BaseModel):
+    """The ACD's confirmed state of a seat (acd.state.AgentState values and labels)."""
+    agent_id: str
+    state: str
+    label: str
+    reason: str | None
+    since: float | None
+    call_id: str | None

@@ -4,7 +4,8 @@ Protocol (JSON text frames):
   server → {"type": "welcome", "stream", "role", "agent_id", "heartbeat_seconds"}
   client → {"type": "resume", "last_id": "<stream id>" | null}   (first message; may be sent again)
   server → {"type": "event", "stream", "id", "event"}            (every entry after last_id, then live ones)
-  server → {"type": "heartbeat", "ts", "last_id"}                (every heartbeat_seconds)
+  server → {"type": "heartbeat", "ts", "last_id", "agent_state"?} (every heartbeat_seconds; seats get the
+                                                                  ACD's confirmed state)
   client → {"type": "ping"}  → server {"type": "pong", "ts"}
   server → {"type": "error", "code", "message"}                  (bad client frame; connection stays open)
 A null last_id replays the last REPLAY_WINDOW_SECONDS, so a pop that arrived while the page loaded is
@@ -27,6 +28,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from hotline.bus import EventBus, agent_stream
 from hotline.security import Principal, Role
 
+from .agent_state import confirmed_state
 from .masking import for_principal
 
 MAX_CLIENT_MESSAGE = 4096
@@ -179,4 +181,9 @@ class ConsoleSocket:
                 with contextlib.suppress(Exception):
                     await self.ws.close(CLOSE_SESSION_ENDED, "session ended")
                 return
-            await self.send({"type": "heartbeat", "ts": time.time(), "last_id": self.last_sent})
+            frame: dict[str, Any] = {"type": "heartbeat", "ts": time.time(), "last_id": self.last_sent}
+            if self.principal.role in (Role.agent, Role.expert) and self.principal.agent_id:
+                with contextlib.suppress(Exception):  # the ACD's state is a courtesy, never a reason to drop
+                    state = await confirmed_state(self.bus.redis, self.principal.agent_id)
+                    frame["agent_state"] = state.model_dump()
+            await self.send(frame)

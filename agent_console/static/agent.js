@@ -55,7 +55,7 @@
   }
 
   function onEvent(event) {
-    if (!event || typeof event !== "object" || StateBar.fromEvent(event)) return;
+    if (!event || typeof event !== "object") return;
     if (event.type === "pop.ringing" || event.type === "pop.answered") {
       PopPanel.show(event, useKb);
       prefill(event);
@@ -177,6 +177,6 @@
     }
     document.getElementById("history-form").addEventListener("submit", searchHistory);
     document.getElementById("kb-form").addEventListener("submit", searchKb);
-    connect(onEvent);
+    connect(onEvent, StateBar.fromHeartbeat);
   });
 })();

@@ -72,7 +72,7 @@ const HotlineConsole = (() => {
 
   // The websocket. A new page asks for the recent window (last_id null) and rebuilds its panels from it;
   // a reconnect of the same page resumes from the last id it handled, so nothing is lost or shown twice.
-  function connect(onEvent) {
+  function connect(onEvent, onHeartbeat) {
     const status = document.getElementById("ws-status");
     let lastId = null;
     let delay = 500;
@@ -95,6 +95,8 @@ const HotlineConsole = (() => {
           if (lastId && !after(frame.id, lastId)) return;
           lastId = frame.id;
           onEvent(frame.event, frame.id);
+        } else if (frame.type === "heartbeat") {
+          if (onHeartbeat) onHeartbeat(frame);
         } else if (frame.type === "error") {
           log("服务器提示：" + frame.message);
           if (frame.code === "session_ended") window.location.assign("/login");

@@ -30,7 +30,7 @@
   }
 
   function onEvent(event) {
-    if (!event || typeof event !== "object" || StateBar.fromEvent(event)) return;
+    if (!event || typeof event !== "object") return;
     if (event.type === "invite.threeway") {
       invitations.set(event.call_id, event);
       PopPanel.show(event);
@@ -43,5 +43,5 @@
     }
   }
 
-  document.addEventListener("DOMContentLoaded", () => { StateBar.wire(); connect(onEvent); });
+  document.addEventListener("DOMContentLoaded", () => { StateBar.wire(); connect(onEvent, StateBar.fromHeartbeat); });
 })();

@@ -39,6 +39,14 @@ def publish(redis_url: str, prefix: str, stream: str, event: dict) -> str:
         return pool.submit(asyncio.run, go()).result()
 
 
+def confirm_state(redis_sync, agent_id: str, state: str) -> None:  # type: ignore[no-untyped-def]
+    from acd import keys
+    from acd.state import Agent
+
+    agent = Agent.from_redis({"agent_id": agent_id, "state": state, "since": "1732000000.0"})
+    redis_sync.hset(keys.agent(agent_id), mapping=agent.to_redis())
+
+
 def read_stream(redis_sync, prefix: str, stream: str) -> list[dict]:  # type: ignore[no-untyped-def]
     return [json.loads(fields["data"]) for _, fields in redis_sync.xrange(prefix + "stream:" + stream)]
 
@@ -65,10 +73,14 @@ def test_agent_logs_in_goes_idle_and_sees_a_pop(redis_url: str, redis_sync, db_e
             expect(page).to_have_url(console.url + "/agent")
             expect(page.locator("#ws-status")).to_have_text("已连接")
 
+            expect(page.locator("#agent-state")).to_have_text("未登录")  # the ACD has not seen the seat yet
             page.click("#btn-idle")
-            expect(page.locator("#agent-state")).to_have_text("空闲")
-            [requested] = read_stream(redis_sync, console.prefix, "acd")
+            expect(page.locator("#state-request")).to_contain_text("示闲")
+            [requested] = read_stream(redis_sync, console.prefix, "acd:requests")
             assert (requested["agent_id"], requested["state"]) == ("1001", "idle")
+            confirm_state(redis_sync, "1001", "ready")  # what the ACD writes once Asterisk confirmed
+            expect(page.locator("#agent-state")).to_have_text("示闲")  # via the websocket heartbeat
+            expect(page.locator("#state-request")).to_have_text("")  # the request is no longer pending
 
             pop = {"type": "pop.ringing", "call_id": "1732000000.42", "caller_number": "13912345678",
                    "ivr": {"category": "consult", "priority": 0, "path": ["欢迎", "按1 咨询"]}, "wait_seconds": 75,

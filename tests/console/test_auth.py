@@ -205,7 +205,7 @@ async def test_state_request_is_published_for_the_acd(live: ConsoleServer, bus) 
     resp = await session.client.post("/api/console/state", json={"state": "paused", "reason": "meal"},
                                      headers=session.headers())
     assert resp.status_code == 202
-    [(entry_id, event)] = await bus.read_since("acd")
+    [(entry_id, event)] = await bus.read_since("acd:requests")
     assert entry_id == resp.json()["event_id"]
     assert event["type"] == "agent.state_requested"
     assert (event["agent_id"], event["state"], event["reason"]) == ("1001", "paused", "meal")
@@ -214,5 +214,23 @@ async def test_state_request_is_published_for_the_acd(live: ConsoleServer, bus) 
     bad = await session.client.post("/api/console/state", json={"state": "idle", "reason": "lunch"},
                                     headers=session.headers())
     assert bad.status_code == 422
-    assert len(await bus.read_since("acd")) == 1  # refused requests publish nothing
+    assert len(await bus.read_since("acd:requests")) == 1  # refused requests publish nothing
+    assert await bus.read_since("acd") == []  # the ACD's own stream carries confirmed states only
     await session.client.aclose()
+
+
+async def test_confirmed_state_comes_from_the_acd_store(live: ConsoleServer, bus) -> None:  # type: ignore[no-untyped-def]
+    from acd.services import AgentStore
+    from acd.state import Agent
+
+    session = await login(live, "agent1")
+    before = (await session.client.get("/api/console/state")).json()
+    assert (before["agent_id"], before["state"], before["label"]) == ("1001", "logged_out", "未登录")
+    await AgentStore(bus.redis).save(Agent.from_redis({"agent_id": "1001", "state": "not_ready", "reason": "用餐",
+                                                       "since": "1732000000.0"}))
+    after = (await session.client.get("/api/console/state")).json()
+    assert (after["state"], after["label"], after["reason"]) == ("not_ready", "示忙", "用餐")
+    other = await login(live, "agent2")  # each seat reads its own state only
+    assert (await other.client.get("/api/console/state")).json()["state"] == "logged_out"
+    await session.client.aclose()
+    await other.client.aclose()

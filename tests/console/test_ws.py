@@ -137,7 +137,8 @@ async def test_heartbeats_and_logout_ends_the_socket(live: ConsoleServer, sessio
     session = sessions["agent"]
     ws = await open_ws(live, session)
     await resume(ws, None)
-    assert (await frame(ws, skip=()))["type"] == "heartbeat"
+    beat = await frame(ws, skip=())
+    assert beat["type"] == "heartbeat" and beat["agent_state"]["agent_id"] == "1001"  # the ACD's view
     assert (await session.client.post("/logout", headers=session.headers())).status_code == 204
     ended = await frame(ws)
     assert (ended["type"], ended["code"]) == ("error", "session_ended")
