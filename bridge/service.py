@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from bridge.calls.tracker import CallTracker
+from bridge.calls.tracker import IVR_VARIABLES, CallTracker
 from hotline.ami.client import AmiError, AmiNotConnected, Resync
+from hotline.ami.frames import Frame
 
 if TYPE_CHECKING:
     from hotline.ami.client import AmiClient
@@ -34,12 +35,14 @@ RETRY_INITIAL, RETRY_MAX = 0.05, 2.0
 
 class BridgeService:
     def __init__(self, ami: AmiClient, bus: EventBus, tracker: CallTracker | None = None,
-                 stream: str = CALLS_STREAM, clock: Callable[[], float] = time.time) -> None:
+                 stream: str = CALLS_STREAM, clock: Callable[[], float] = time.time,
+                 only_tracked: bool = False) -> None:
         self.ami = ami
         self.bus = bus
         self.tracker = tracker or CallTracker()
         self.stream = stream
         self.clock = clock
+        self.only_tracked = only_tracked  # listen only to the events the tracker handles (frames_in counts those)
         self.frames_in = 0
         self.published = 0
         self.resyncs = 0
@@ -48,7 +51,12 @@ class BridgeService:
 
     async def start(self) -> None:
         self._publisher = asyncio.create_task(self._publish_forever(), name="bridge-publisher")
-        self.ami.add_listener(self.on_ami)
+        if self.only_tracked:
+            # Only the events the tracker handles, as frames: the client skips the rest unparsed (unless
+            # another role on the same link wants them) and builds no typed events for us.
+            self.ami.add_listener(self.on_ami, events=self.tracker._handlers, varsets=IVR_VARIABLES, typed=False)
+        else:
+            self.ami.add_listener(self.on_ami, typed=False)
         if self.ami.connected:
             # The link was up before we listened (another role opened it): its first Resync went to the
             # others, so take our own snapshot of the calls in progress.
@@ -84,7 +92,7 @@ class BridgeService:
             log.error("bridge stopped with %d call events unpublished", self._outbox.qsize())
 
     def on_ami(self, item: Any) -> None:
-        """The AMI listener: typed events (with `.frame`) and `Resync` notifications."""
+        """The AMI listener: frames (or typed events, with `.frame`) and `Resync` notifications."""
         if isinstance(item, Resync):
             self.resyncs += 1
             frames = [entry.frame for entry in (*item.callers, *item.channels)]
@@ -93,7 +101,7 @@ class BridgeService:
                      len(item.channels), len(item.callers), len(self.tracker.active), len(events))
         else:
             self.frames_in += 1
-            events = self.tracker.feed(item.frame, self.clock())
+            events = self.tracker.feed(item if isinstance(item, Frame) else item.frame, self.clock())
         for event in events:
             self._outbox.put_nowait(event)
 
@@ -123,7 +131,7 @@ async def run_role(ctx: RoleContext) -> None:
     except AmiNotConnected as exc:
         log.warning("%s: the bridge starts anyway, the AMI client keeps reconnecting", exc)
         ami = await ctx.ami()  # the same client, already created and retrying in the background
-    service = BridgeService(ami, ctx.bus)
+    service = BridgeService(ami, ctx.bus, only_tracked=True)
     await service.start()
     try:
         await asyncio.Event().wait()

@@ -9,7 +9,8 @@ What it adds to panoramisk 1.4 (see docs/areas/ami.md):
 - reconnection with exponential back-off starting at 50 ms, then, after every login, a resynchronisation
   (QueueStatus + CoreShowChannels) handed to the listeners as a `Resync` before any event of the new
   connection;
-- listeners (sync or async) that get typed events in wire order, and link-state callbacks.
+- listeners (sync or async) that get typed events (or the frames themselves) in wire order, each only the
+  events it asked for (events no listener wants are skipped unparsed), and link-state callbacks.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import contextlib
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,7 @@ from hotline.ami.actions import (
     prepare,
 )
 from hotline.ami.events import AmiEvent, CoreShowChannel, QueueEntry, QueueMember, QueueParams, parse_event
-from hotline.ami.frames import Frame
+from hotline.ami.frames import EventFilter, Frame
 from hotline.ami.protocol import AmiProtocol
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EventListener = Callable[["AmiEvent | Resync"], Awaitable[None] | None]
+EventListener = Callable[[Any], Awaitable[None] | None]  # gets an AmiEvent (or a Frame) or a Resync
 StateListener = Callable[[bool], Awaitable[None] | None]
 
 
@@ -94,6 +95,13 @@ class AmiManager(Manager):
         pass
 
 
+@dataclass(slots=True)
+class _Listener:
+    callback: EventListener
+    filter: EventFilter | None  # None: every event
+    typed: bool  # False: the `Frame` itself (no typed event built for it)
+
+
 class AmiClient:
     def __init__(
         self,
@@ -119,7 +127,7 @@ class AmiClient:
         self.manager = AmiManager(host=host, port=port, events=events)
         self.logins = 0
         self.last_error: BaseException | None = None
-        self._listeners: list[EventListener] = []
+        self._listeners: list[_Listener] = []
         self._state_listeners: list[StateListener] = []
         self._protocol: AmiProtocol | None = None
         self._up = asyncio.Event()
@@ -155,12 +163,36 @@ class AmiClient:
         """Frames with bad lines or cut for size, over every connection so far."""
         return self._malformed_before + (self._protocol.malformed if self._protocol else 0)
 
-    def add_listener(self, callback: EventListener) -> None:
-        """`callback(event)` for every `AmiEvent` and every `Resync`, in wire order; may be async."""
-        self._listeners.append(callback)
+    def add_listener(self, callback: EventListener, *, events: Iterable[str] | None = None,
+                     varsets: Iterable[str] | None = None, typed: bool = True) -> None:
+        """`callback(event)` for every `AmiEvent` and every `Resync`, in wire order; may be async.
+
+        `events`: only these event names (default: all); `varsets`: only the `VarSet` events whose variable
+        starts with one of these prefixes (default: all). Events carrying an ActionID (OriginateResponse)
+        always pass. When no listener wants an event, the decoder skips it without parsing it.
+        `typed=False`: the callback gets the `Frame` instead of a typed event (cheaper; `Resync` stays typed).
+        """
+        wanted = None if events is None and varsets is None else EventFilter.of(events, varsets)
+        self._listeners.append(_Listener(callback, wanted, typed))
+        self._refilter()
 
     def remove_listener(self, callback: EventListener) -> None:
-        self._listeners.remove(callback)
+        for i, entry in enumerate(self._listeners):
+            if entry.callback == callback:
+                del self._listeners[i]
+                self._refilter()
+                return
+        raise ValueError(f"{callback!r} is not a listener")
+
+    def event_filter(self) -> EventFilter | None:
+        """What the listeners want together (`None`: every event); the decoder skips the rest unparsed."""
+        if not self._listeners:
+            return None  # nobody listens yet: keep everything rather than guess
+        return EventFilter.union(entry.filter for entry in self._listeners)
+
+    def _refilter(self) -> None:
+        if self._protocol is not None:
+            self._protocol.decoder.event_filter = self.event_filter()
 
     def add_state_listener(self, callback: StateListener) -> None:
         """`callback(True)` once logged in and resynchronised, `callback(False)` when that link is lost or closed."""
@@ -280,7 +312,7 @@ class AmiClient:
                 lost.set_result(exc)
 
         self._held = []  # events of this connection wait until the Resync is delivered
-        self.manager.config["protocol_factory"] = lambda: AmiProtocol(self._on_frames, on_lost)
+        self.manager.config["protocol_factory"] = lambda: AmiProtocol(self._on_frames, on_lost, self.event_filter())
         self.manager.loop = loop
         async with asyncio.timeout(self.action_timeout):
             _transport, protocol = await self.manager.connect()
@@ -364,20 +396,40 @@ class AmiClient:
             self._queue.put_nowait(frames)
 
     async def _dispatch_forever(self) -> None:
-        queue, listeners = self._queue, self._listeners
+        queue = self._queue
         while True:
             batch = await queue.get()
-            items = [batch] if isinstance(batch, Resync) else map(parse_event, batch)
-            for item in items:
+            if isinstance(batch, Resync):
+                for entry in list(self._listeners):
+                    await self._deliver(entry.callback, batch, "Resync")
+                continue
+            for frame in batch:
                 # Inline rather than one coroutine per event: this loop runs for every event Asterisk sends.
-                for callback in listeners:
+                event: AmiEvent | None = None  # typed event built once, and only if a listener wants it
+                for entry in self._listeners:
+                    if entry.filter is not None and not entry.filter.keeps_frame(frame):
+                        continue
+                    item: AmiEvent | Frame = frame
+                    if entry.typed:
+                        if event is None:
+                            event = parse_event(frame)
+                        item = event
                     try:
-                        result = callback(item)
+                        result = entry.callback(item)
                         if result is not None and inspect.isawaitable(result):
                             await result
                     except Exception:
                         # One broken listener must not stop the others nor the link.
-                        log.exception("AMI listener %r failed on %s", callback, item.name)
+                        log.exception("AMI listener %r failed on %s", entry.callback, frame.event)
+
+    @staticmethod
+    async def _deliver(callback: EventListener, item: Any, name: str) -> None:
+        try:
+            result = callback(item)
+            if result is not None and inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("AMI listener %r failed on %s", callback, name)
 
     def _notify_state(self, up: bool) -> None:
         for callback in self._state_listeners:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from panoramisk.ami_protocol import AMIProtocol
 
 from hotline.ami.actions import AmiConnectionLost, PendingAction, header_pairs
-from hotline.ami.frames import Frame, FrameDecoder, encode_frame
+from hotline.ami.frames import EventFilter, Frame, FrameDecoder, encode_frame
 
 log = logging.getLogger(__name__)
 MAX_ABANDONED = 1024
@@ -29,10 +29,12 @@ MAX_ABANDONED = 1024
 class AmiProtocol(AMIProtocol):
     """One TCP connection. Events go to `on_frames` in wire order, a batch per network read."""
 
-    def __init__(self, on_frames: Callable[[list[Frame]], None], on_lost: Callable[[Exception | None], None]) -> None:
+    def __init__(self, on_frames: Callable[[list[Frame]], None], on_lost: Callable[[Exception | None], None],
+                 event_filter: EventFilter | None = None) -> None:
         self.on_frames = on_frames
         self.on_lost = on_lost
-        self.decoder = FrameDecoder(expect_banner=True)
+        # Events no listener wants are skipped by the decoder on their first lines (replies always pass).
+        self.decoder = FrameDecoder(expect_banner=True, event_filter=event_filter)
         self.pending: dict[str, PendingAction] = {}
         # Actions given up on (timed out): their late replies must not leak to the listeners as events.
         self.abandoned: dict[str, str] = {}
