@@ -91,7 +91,9 @@
 
   function renderChart(s) {
     const W = 900, H = 300, L = 60, R = 20, T = 15, B = 35;
-    const lo = 0.8; // the axis shows 80–100 %: where the decisions are
+    // the axis shows 80–100 % (where the decisions are), lower only when the day went lower
+    const rates = s.curve.filter((p) => p.rate !== null).map((p) => p.rate);
+    const lo = Math.min(0.8, Math.floor(Math.min(1, ...rates) * 10) / 10);
     const svg = document.createElementNS(SVG, "svg");
     svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
     svg.setAttribute("preserveAspectRatio", "none");
@@ -116,7 +118,7 @@
     line("axis", L, H - B, W - R, H - B);
     line("target", L, y(s.target), W - R, y(s.target));
     line("floor", L, y(s.amber_floor), W - R, y(s.amber_floor));
-    [0.8, 0.9, 0.95, 1].forEach((r) => text(L - 6, y(r) + 6, Math.round(r * 100) + "%", "end"));
+    [lo, 0.9, 0.95, 1].forEach((r) => text(L - 6, y(r) + 6, Math.round(r * 100) + "%", "end"));
     [0, 6, 12, 18, 24].forEach((h) => text(x(dayStart + h * 3600), H - 10, h + "时", "middle"));
     const points = s.curve.filter((p) => p.rate !== null).map((p) => `${x(p.t).toFixed(1)},${y(p.rate).toFixed(1)}`);
     const curve = document.createElementNS(SVG, "polyline");
@@ -144,10 +146,13 @@
     return ["", e.type];
   }
 
+  const alertKey = (e) => [e.type, e.ts, e.queue, e.number, e.agent_id].join("|");
+
   function alertItem(e) {
     const [severity, text] = describe(e);
     const li = el("li", severity ? "sev-" + severity : "");
     li.dataset.type = String(e.type);
+    li.dataset.key = alertKey(e);
     li.appendChild(el("span", "at", e.ts ? hhmm(e.ts) : ""));
     li.appendChild(document.createTextNode(text));
     return li;
@@ -185,6 +190,8 @@
       if (data.type === "snapshot") render(data.data);
       else if (data.type === "alert") {
         const list = $("wb-alerts");
+        const key = alertKey(data.event);
+        if ([...list.children].some((li) => li.dataset.key === key)) return; // already in the snapshot
         list.insertBefore(alertItem(data.event), list.firstChild);
         while (list.children.length > 12) list.removeChild(list.lastChild);
       }

@@ -14,7 +14,7 @@ from hotline.traces import SCENARIOS, load_ami
 from metrics.engine import MetricsEngine, classify, day_of
 from metrics.exporter import exposed_names, make_registry
 
-T0 = 1795263400.0   # 2026-11-21 17:56:40 CST: every recording falls in the same hotline day
+T0 = 1795263400.0   # 2026-11-21 20:16:40 CST: every recording falls in the same hotline day
 SKILLS = {"hotline-general": "general", "hotline-expert": "expert"}
 
 

@@ -12,7 +12,7 @@ from metrics.engine import MetricsEngine
 from pbxsim import SimConfig, Simulator, TrafficModel
 from pbxsim.distributions import Exponential, LogNormal
 
-START = 1_795_222_800.0   # 2026-11-21 06:00 CST: the run stays inside one hotline day
+START = 1_795_222_800.0   # 2026-11-21 09:00 CST: the run stays inside one hotline day
 
 
 def simulated_events() -> tuple[list[dict], Simulator]:

@@ -23,7 +23,7 @@ from tests.console.conftest import Session
 from tests.console.server import ConsoleServer
 from tests.metrics.test_engine_traces import SKILLS, T0, call_events
 
-DAY, MONTH = "2026-11-21", "2026-11"     # T0 is 2026-11-21 17:56 China Standard Time
+DAY, MONTH = "2026-11-21", "2026-11"     # T0 is 2026-11-21 20:16 China Standard Time
 AT = datetime.fromtimestamp(T0, UTC)
 
 
