@@ -117,6 +117,14 @@ def test_agent_logs_in_goes_idle_and_sees_a_pop(redis_url: str, redis_sync, db_e
             page.fill("#wo-answer", "携带身份证到就近社保窗口办理")
             expect(page.locator("#wo-save")).to_be_enabled()  # 即时办结 does not change the deadlines
 
+            # the history and KB panels reach the real APIs (empty database: nothing found, no error)
+            page.fill("#history-number", "13912345678")
+            page.click("#history-form button")
+            expect(page.locator("#history-results li")).to_have_text("无历史记录")
+            page.fill("#kb-query", "社保卡补办")
+            page.click("#kb-form button")
+            expect(page.locator("#kb-results li")).to_have_text("未找到相关知识")
+
             page.screenshot(path=str(artifacts_dir / "console-agent-pop.png"), full_page=True)
             assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
         finally:
