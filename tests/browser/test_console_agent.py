@@ -1,5 +1,6 @@
 """The agent page in Debian's headless Chromium (Playwright) against a real console server: log in,
-press 示闲, receive a screen pop with history and KB hits, preview the deadlines; screenshot saved."""
+press 示闲, receive a screen pop with history and KB hits, preview the deadlines, save an order closed on
+the call (即时办结) and find it in the caller's history; screenshot saved."""
 
 from __future__ import annotations
 
@@ -117,10 +118,15 @@ def test_agent_logs_in_goes_idle_and_sees_a_pop(redis_url: str, redis_sync, db_e
             page.fill("#wo-answer", "携带身份证到就近社保窗口办理")
             expect(page.locator("#wo-save")).to_be_enabled()  # 即时办结 does not change the deadlines
 
+            page.click("#wo-save")
+            expect(page.locator("#wo-result")).to_contain_text("工单已保存：")
+            saved = page.locator("#wo-result").text_content().split("：", 1)[1]
+
             # the history and KB panels reach the real APIs (empty database: nothing found, no error)
             page.fill("#history-number", "13912345678")
             page.click("#history-form button")
-            expect(page.locator("#history-results li")).to_have_text("无历史记录")
+            expect(page.locator("#history-results li").first).to_contain_text(saved)  # the order just saved
+            expect(page.locator("#history-results li").first).to_contain_text("状态：办结")  # 即时办结
             page.fill("#kb-query", "社保卡补办")
             page.click("#kb-form button")
             expect(page.locator("#kb-results li")).to_have_text("未找到相关知识")
