@@ -229,8 +229,9 @@ class SearchIndex:
         found = [p for t in self.analyzer.query_terms(query) if (p := self._postings.get(t)) is not None]
         if not found or size == 0:
             return []
-        # Terms in more than half of the articles (办理, 申请…) weigh almost nothing (idf → 0) but cost the
-        # most; they count only when the query has nothing more specific.
+        # Terms in more than half of the articles (办理, 申请…) weigh little (idf ≤ ln 2, against 5–10 for
+        # a town or a service) but cost the most; they count only when the query has nothing more specific.
+        # The price: an article matching only such a term is not a candidate then.
         selective = [p for p in found if p.n <= len(self._slot_of) // 2]
         used = selective or found
         slots = np.concatenate([p.slots[: p.n] for p in used])
