@@ -105,7 +105,7 @@ class EventFilter:
         kept = [f for f in filters if f is not None]
         events = None if any(f.events is None for f in kept) else frozenset().union(*(f.events or () for f in kept))
         wanting = [f for f in kept if f.events is None or "VarSet" in f.events]
-        varsets = None if any(f.varsets is None for f in wanting) else tuple(
+        varsets = None if not wanting or any(f.varsets is None for f in wanting) else tuple(
             sorted({prefix for f in wanting for prefix in f.varsets or ()}))
         return cls(events, varsets)
 
