@@ -100,6 +100,7 @@ def test_agent_logs_in_goes_idle_and_sees_a_pop(redis_url: str, redis_sync, db_e
             expect(page.locator("#pop-history li")).to_contain_text(HOSTILE)  # shown as text, not markup
             expect(page.locator("#pop-kb li")).to_contain_text("社保卡补办流程")
             assert page.locator("#pop-history img").count() == 0
+            assert page.locator("#event-log li", has_text="13800000000").count() == 0  # seat 1002's pop
             assert page.evaluate("window.__pwned === undefined")
             # the work-order form is pre-filled from the pop
             expect(page.locator("#wo-caller")).to_have_value("13912345678")
