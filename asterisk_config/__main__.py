@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def ivr_flows() -> tuple[str, ...]:
+    from ivr.app import FLOWS
+
+    return tuple(FLOWS)
+
+
 def run_checks(conf_dir: Path, config_path: Path | None) -> int:
     import os
 
@@ -42,7 +48,7 @@ def run_checks(conf_dir: Path, config_path: Path | None) -> int:
     config = load_acd_config(config_path)
     deployment = Deployment.from_env(os.environ)
     problems = (checks.check_queues(conf_dir, config) + checks.check_contexts(conf_dir)
-                + checks.check_agi(conf_dir, deployment.agi_host, deployment.agi_port, checks.IVR_FLOWS)
+                + checks.check_agi(conf_dir, deployment.agi_host, deployment.agi_port, ivr_flows())
                 + checks.check_endpoints_and_rooms(conf_dir, config)
                 + checks.check_manager(conf_dir, deployment.ami_user, checks.actions_used_by(
                     PROJECT_ROOT, checks.PLATFORM_PACKAGES)))

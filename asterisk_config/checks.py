@@ -6,14 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from acd.config import AcdConfig
 from asterisk_config.ami_privileges import ACTION_PRIVILEGES, permitted
 from asterisk_config.parse import Step, dialplan_steps, load_sections, resolved
 
 # Contexts the platform itself sends calls into over AMI (Redirect, BlindTransfer, Originate).
-# FastAGI flows the dialplan may call (the IVR registers these request paths).
-IVR_FLOWS = ("ivr", "survey", "callback")
 PLATFORM_PACKAGES = ("hotline", "bridge", "acd", "agent_console", "ivr", "metrics")
 AMI_TARGET_CONTEXTS = ("transfer-emergency", "threeway-citizen", "threeway-member", "hotline-experts",
                        "from-agents")
@@ -82,24 +81,21 @@ def check_contexts(conf_dir: Path) -> list[str]:
 
 
 def check_agi(conf_dir: Path, host: str, port: int, flows: Iterable[str]) -> list[str]:
+    """Every AGI() in the dialplan is a FastAGI URL on the IVR service naming a flow the IVR serves.
+    The dialplan is read by the IVR's own reader (hotline.fastagi.dialplan), which it also runs at start-up."""
+    from hotline.fastagi.dialplan import agi_calls
+
     problems = []
     known = set(flows)
-    globals_section = next(s for s in load_sections(conf_dir / "extensions.conf") if s.name == "globals")
-    base = globals_section.get("HOTLINE_AGI")
-    if base != f"agi://{host}:{port}":
-        problems.append(f"HOTLINE_AGI is {base!r}, the IVR service listens on agi://{host}:{port}")
-    steps, _ = dialplan_steps(conf_dir / "extensions.conf")
-    for step in _all(steps):
-        if step.app != "AGI":
-            continue
-        url = _split_args(step.args)[0].replace("${HOTLINE_AGI}", base or "")
-        match = re.fullmatch(r"agi://([^:/]+):(\d+)/(\w+)", url)
-        if not match:
-            problems.append(f"extensions.conf:{step.line}: AGI({url}) is not a FastAGI URL")
-        elif (match[1], int(match[2])) != (host, port):
-            problems.append(f"extensions.conf:{step.line}: AGI({url}) does not point at the IVR service")
-        elif match[3] not in known:
-            problems.append(f"extensions.conf:{step.line}: the IVR has no flow {match[3]!r}")
+    calls = agi_calls(conf_dir / "extensions.conf")
+    if not calls:
+        problems.append("extensions.conf calls no FastAGI script at all")
+    for call in calls:
+        location = urlsplit(call.url)
+        if (location.hostname, location.port) != (host, port):
+            problems.append(f"[{call.context}] AGI({call.url}) does not point at the IVR service {host}:{port}")
+        elif call.script not in known:
+            problems.append(f"[{call.context}] AGI({call.url}): the IVR has no flow {call.script!r}")
     return problems
 
 

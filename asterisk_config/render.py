@@ -35,6 +35,7 @@ class Deployment:
     ami_bind: str = "127.0.0.1"
     ami_permit: list[str] = field(default_factory=lambda: ["127.0.0.1/255.255.255.255"])
     sip_bind: str = "0.0.0.0"
+    sip_port: int = 5060
     http_bind: str = "0.0.0.0"
     carrier_host: str = "127.0.0.1:5070"
     emergency_gateway: str = "127.0.0.1:7000"

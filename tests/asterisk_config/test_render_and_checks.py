@@ -12,6 +12,7 @@ from asterisk_config import checks
 from asterisk_config.parse import dialplan_steps, load_sections, resolved
 from asterisk_config.render import FILES, TEMPLATES, Deployment, MissingSecret, render, write
 from hotline.settings import PROJECT_ROOT
+from ivr.app import FLOWS
 
 CONFIG = load_acd_config()
 SECRETS = {"HOTLINE_AMI_SECRET": "ami-test-secret",
@@ -40,8 +41,8 @@ def test_contexts_cross_reference(conf_dir: Path) -> None:
 
 
 def test_agi_urls_point_at_the_ivr_service(conf_dir: Path) -> None:
-    assert checks.check_agi(conf_dir, "10.0.0.5", 4573, checks.IVR_FLOWS) == []
-    assert checks.check_agi(conf_dir, "127.0.0.1", 4573, checks.IVR_FLOWS), "a wrong IVR host must be reported"
+    assert checks.check_agi(conf_dir, "10.0.0.5", 4573, tuple(FLOWS)) == []
+    assert checks.check_agi(conf_dir, "127.0.0.1", 4573, tuple(FLOWS)), "a wrong IVR host must be reported"
 
 
 def test_endpoints_rooms_and_transfer_codes(conf_dir: Path) -> None:
