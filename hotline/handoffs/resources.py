@@ -44,7 +44,7 @@ def create(body: HandoffCreate, session: DB,
 
 @router.get("", response_model=list[HandoffOut], summary="Hand-offs, newest first")
 def index(session: DB, principal: Annotated[Principal, Depends(require_roles(*STAFF, Role.admin))],
-          call_id: str | None = None, order_id: int | None = None,
+          call_id: str | None = None, order_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
           limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[HandoffOut]:
     rows = list_handoffs(session, call_id=call_id, order_id=order_id, limit=limit)
     for row in rows:

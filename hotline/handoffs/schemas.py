@@ -15,7 +15,7 @@ class HandoffCreate(BaseModel):
     service: EmergencyService = Field(description="110 police, 119 fire, 120 ambulance")
     summary: str = Field(min_length=1, max_length=2000, description="what the caller reported")
     call_id: str | None = Field(None, max_length=64)
-    order_id: int | None = None
+    order_id: int | None = Field(None, ge=1, le=2_147_483_647)
     caller_number: str | None = Field(None, pattern=r"^\+?[0-9]{3,20}$")
     caller_name: str | None = Field(None, max_length=100)
     location: str | None = Field(None, max_length=255)

@@ -32,6 +32,8 @@ def create(body: UnitCreate, session: DB,
     except UnitExists as exc:
         session.rollback()
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     record(session, principal, "create", "unit", unit.id, {"code": unit.code})
     out = UnitOut.model_validate(unit)
     session.commit()

@@ -10,7 +10,7 @@ class UnitCreate(BaseModel):
 
     code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
     name: str = Field(min_length=1, max_length=200)
-    parent_id: int | None = None
+    parent_id: int | None = Field(None, ge=1, le=2_147_483_647)
     contact_phone: str | None = Field(None, pattern=r"^\+?[0-9-]{3,20}$")
 
 

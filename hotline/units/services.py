@@ -15,6 +15,8 @@ class UnitExists(ValueError):
 
 def create_unit(session: Session, code: str, name: str, parent_id: int | None = None,
                 contact_phone: str | None = None) -> Unit:
+    if parent_id is not None and session.get(Unit, parent_id) is None:
+        raise ValueError(f"no parent unit {parent_id}")
     unit = Unit(code=code, name=name, parent_id=parent_id, contact_phone=contact_phone, active=True)
     try:
         with session.begin_nested():

@@ -18,6 +18,7 @@ from hotline.workorders import services
 from hotline.workorders.deadlines import engine_from_settings, preview
 from hotline.workorders.models import OrderUnit, WorkOrder
 from hotline.workorders.schemas import (
+    MAX_ID,
     DeadlineOut,
     OrderCreate,
     OrderOut,
@@ -135,7 +136,8 @@ def preview_deadlines(body: PreviewRequest, principal: Staff,
 def list_orders(session: DB, principal: Anyone,
                 status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
                 caller_number: Annotated[str | None, Query(pattern=r"^\+?[0-9]{3,20}$")] = None,
-                unit_id: int | None = None, before_id: int | None = None,
+                unit_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> OrderPage:
     stmt = select(WorkOrder).order_by(WorkOrder.id.desc()).limit(limit)
     if status_ is not None:

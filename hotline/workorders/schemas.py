@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,6 +11,8 @@ from hotline.domain import Category, Channel, OrderStatus, Urgency
 from hotline.workorders.state import OrderEvent
 
 PHONE = r"^\+?[0-9]{3,20}$"
+MAX_ID = 2_147_483_647  # INTEGER columns on PostgreSQL: a larger id is a 422, not a database error
+DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class OrderCreate(BaseModel):
@@ -25,10 +27,10 @@ class OrderCreate(BaseModel):
     caller_personal: dict[str, str] | None = Field(None, description="other personal data (ID number, address)")
     confidential: bool = Field(False, description="保密件 (Foshan art. 60): caller data shown only to supervisors")
     location: str | None = Field(None, max_length=255)
-    lead_unit_id: int | None = None
-    co_unit_ids: list[int] = Field(default_factory=list, max_length=20)
-    call_ids: list[str] = Field(default_factory=list, max_length=20)
-    kb_article_ids: list[int] = Field(default_factory=list, max_length=20)
+    lead_unit_id: DbId | None = None
+    co_unit_ids: list[DbId] = Field(default_factory=list, max_length=20)
+    call_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=20)
+    kb_article_ids: list[DbId] = Field(default_factory=list, max_length=20)
     answer: str | None = Field(None, min_length=1, max_length=4000,
                                description="set when a consultation was answered from the KB on the call: "
                                            "the order is closed on the spot (即时办结, Ziyang art. 12)")
@@ -39,10 +41,10 @@ class TransitionRequest(BaseModel):
 
     event: OrderEvent
     note: str | None = Field(None, max_length=4000, description="reasons, answer or special circumstances")
-    unit_id: int | None = Field(None, description="dispatch: the lead handling unit")
-    co_unit_ids: list[int] = Field(default_factory=list, max_length=20)
+    unit_id: DbId | None = Field(None, description="dispatch: the lead handling unit")
+    co_unit_ids: list[DbId] = Field(default_factory=list, max_length=20)
     satisfaction: int | None = Field(None, ge=1, le=5, description="revisit: 1 very dissatisfied .. 5 very satisfied")
-    expected_version: int | None = Field(None, description="refuse if the order changed since it was read")
+    expected_version: DbId | None = Field(None, description="refuse if the order changed since it was read")
 
 
 class PreviewRequest(BaseModel):

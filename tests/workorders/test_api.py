@@ -118,6 +118,8 @@ def test_handoff_and_units(client, app, units) -> None:
     assert {u["code"] for u in client.get("/units").json()} == {"zj", "sw", "jd01"}
     assert client.post("/units", json={"code": "zj", "name": "重复"}).status_code == 409
     assert client.post("/units", json={"code": "ga", "name": "公安局"}).status_code == 201
+    r = client.post("/units", json={"code": "gb", "name": "x", "parent_id": 777777})
+    assert r.status_code == 422 and "parent" in r.json()["detail"]
     app.state.principal = AGENT
     assert client.post("/units", json={"code": "x", "name": "x"}).status_code == 403
 
@@ -138,3 +140,11 @@ def test_engine_from_settings_when_the_host_app_sets_none(db_session_factory) ->
         r = c.post("/workorders/deadlines/preview", json={"category": "consult", "at": "2026-11-16T10:00:00+08:00"})
     assert r.status_code == 200 and {d["kind"] for d in r.json()} >= {"dispatch", "complete"}
     assert app.state.deadline_engine.policy.city == "ziyang"
+
+
+def test_huge_ids_are_client_errors_not_database_errors(client) -> None:
+    big = 10**20
+    assert client.get(f"/workorders/{big}").status_code == 404
+    assert client.get("/workorders", params={"before_id": big}).status_code == 422
+    assert client.post("/workorders", json={**ORDER, "lead_unit_id": big}).status_code == 422
+    assert client.post("/handoffs", json={"service": "110", "summary": "x", "order_id": big}).status_code == 422
