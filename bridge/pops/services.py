@@ -1,0 +1,96 @@
+"""Building a screen pop: the caller's history (audited) and the knowledge-base hits for the IVR choice.
+
+The history is read once per call and agent (on `call.ringing`) and kept in a small in-process cache for
+the answer and hang-up updates, so only the ringing pop costs a database round trip.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from hotline.audit.services import record
+from hotline.history.schemas import CallerHistoryOut
+from hotline.history.services import CallerHistory, caller_history
+from hotline.kb.search import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+KB_HITS = 5
+CACHE_SIZE = 4096  # calls whose pop content is kept for the answer/hang-up updates
+
+
+def pop_actor(agent_id: str) -> str:
+    """Who the audit log names for a pop's history read: the agent's seat (the pop goes to it alone)."""
+    return f"agent:{agent_id}"
+
+
+def history_dict(history: CallerHistory) -> dict[str, Any]:
+    """The history as the console's history API returns it, plus the flags a pop shows at a glance."""
+    out = CallerHistoryOut.model_validate(history).model_dump(mode="json")
+    # 终结件: the standard reply given to the caller (Ziyang art. 15), shown instead of a new dispatch
+    reply = next((o.terminal_reply for o in history.terminal if o.terminal_reply), None)
+    out["terminal_reply"] = reply
+    out["terminal_case"] = bool(history.terminal)
+    out["provisional_deadlines"] = any(d.provisional for o in history.open_orders for d in o.deadlines)
+    return out
+
+
+class PopBuilder:
+    def __init__(self, session_factory: sessionmaker[Session], kb: KnowledgeBase | None = None, *,
+                 kb_limit: int = KB_HITS, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.session_factory = session_factory
+        self.kb = kb
+        self.kb_limit = kb_limit
+        self.clock = clock
+        self._cache: OrderedDict[str, tuple[dict[str, Any] | None, list[dict[str, Any]]]] = OrderedDict()
+
+    def lookup(self, call: dict[str, Any], reader: str, *, reason: str = "screen_pop") -> tuple[dict | None, list]:
+        """History and KB hits for a call snapshot, read on behalf of `reader` (audited). Blocking: run it in
+        a thread from async code."""
+        number = call.get("caller_number") or None
+        history = None
+        if number:
+            with self.session_factory() as session:
+                found = caller_history(session, number, self.clock())
+                history = history_dict(found)
+                # every read of a caller's personal data is recorded (Ziyang art. 22)
+                record(session, reader, reason, "caller", number,
+                       {"call_id": call.get("call_id"), "orders": len(found.orders), "calls": len(found.calls)})
+                session.commit()
+        hits: list[dict[str, Any]] = []
+        if self.kb is not None:
+            category = (call.get("ivr") or {}).get("category")
+            try:
+                hits = [h.as_pop() for h in self.kb.hits_for_call(category, limit=self.kb_limit)]
+            except Exception:  # the pop goes out without suggestions rather than not at all
+                log.exception("KB hits for call %s failed", call.get("call_id"))
+        self._remember(call["call_id"], history, hits)
+        return history, hits
+
+    def cached(self, call_id: str) -> tuple[dict | None, list] | None:
+        return self._cache.get(call_id)
+
+    def forget(self, call_id: str) -> None:
+        self._cache.pop(call_id, None)
+
+    def _remember(self, call_id: str, history: dict | None, hits: list) -> None:
+        self._cache[call_id] = (history, hits)
+        self._cache.move_to_end(call_id)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+
+def make_pop(kind: str, call: dict[str, Any], agent_id: str, ts: float, history: dict | None, hits: list,
+             *, reason: str | None = None, source_id: str | None = None, **extra: Any) -> dict[str, Any]:
+    pop = {"type": kind, "call_id": call["call_id"], "agent_id": agent_id,
+           "caller_number": call.get("caller_number"), "caller_name": call.get("caller_name"),
+           "ivr": call.get("ivr"), "queue": call.get("queue"), "wait_seconds": call.get("wait_seconds"),
+           "history": history, "kb_hits": hits, "reason": reason, "ts": ts, "source_id": source_id}
+    pop.update(extra)
+    return pop
