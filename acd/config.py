@@ -53,10 +53,55 @@ class Seat(BaseModel):
         return f"agent-{self.id}"
 
 
+class GuardRule(BaseModel):
+    """When `metric` crosses `threshold` over the window (with at least `min_offered` calls), do `actions`."""
+
+    name: str
+    metric: Literal["answer_rate", "service_level", "expected_wait"]
+    below: float | None = None
+    above: float | None = None
+    min_offered: int = Field(10, ge=0)
+    actions: list[Literal["alert", "overflow", "callback_offer"]]
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> GuardRule:
+        if (self.below is None) == (self.above is None):
+            raise ValueError(f"guard rule {self.name}: give exactly one of below/above")
+        return self
+
+
+class AcdPolicy(BaseModel):
+    """The ACD's own knobs (the `acd:` section of skills.yaml; asterisk_config ignores it)."""
+
+    not_ready_reasons: dict[str, str] = {"meal": "用餐", "meeting": "会议", "training": "培训", "other": "其他"}
+    wrap_up_reason: str = "话后整理"
+    wrap_up_max_seconds: int = Field(120, gt=0, description="longest 话后整理 before the overdue action")
+    wrap_up_overdue: Literal["ready", "flag"] = "ready"
+    priority_special_urgent: int = 10
+    priority_callback: int = 8
+    priority_repeat: int = 5
+    callback_trunk: str = "carrier"
+    callback_context: str = "hotline-callback"
+    callback_caller_id: str = "12345"
+    callback_attempts: int = Field(2, ge=1)
+    callback_retry_seconds: int = Field(300, ge=0)
+    guard_window_seconds: int = Field(1800, gt=0)
+    guard_service_level_seconds: int = Field(15, gt=0)
+    overflow_penalty: int = Field(1, ge=0, description="penalty of overflow members added by the guard")
+    guard_rules: list[GuardRule] = [
+        GuardRule(name="answer-rate-low", metric="answer_rate", below=0.95, actions=["alert", "overflow"]),
+        GuardRule(name="answer-rate-critical", metric="answer_rate", below=0.90, actions=["callback_offer"]),
+        GuardRule(name="sl15-low", metric="service_level", below=0.80, actions=["alert"]),
+        GuardRule(name="wait-long", metric="expected_wait", above=120, min_offered=0,
+                  actions=["alert", "callback_offer"]),
+    ]
+
+
 class AcdConfig(BaseModel):
     skill_groups: dict[str, str]
     queues: list[QueueConfig]
     seats: list[Seat]
+    acd: AcdPolicy = AcdPolicy()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> AcdConfig:
@@ -88,6 +133,23 @@ class AcdConfig(BaseModel):
 
     def seats_with(self, skill: str) -> list[Seat]:
         return [seat for seat in self.seats if skill in seat.skills]
+
+    def seat(self, seat_id: str) -> Seat:
+        for seat in self.seats:
+            if seat.id == seat_id:
+                return seat
+        raise KeyError(seat_id)
+
+    def queue_for_skill(self, skill: str) -> QueueConfig | None:
+        return next((queue for queue in self.queues if queue.skill == skill), None)
+
+    def max_penalty_after(self, queue: QueueConfig, waited: float) -> int:
+        """QUEUE_MAX_PENALTY in force after `waited` seconds (the queuerules.conf steps rendered from `widen`)."""
+        penalty = queue.initial_max_penalty
+        for step in sorted(queue.widen, key=lambda s: s.after):
+            if waited >= step.after:
+                penalty = step.max_penalty
+        return penalty
 
     def queues_for(self, seat: Seat) -> list[tuple[QueueConfig, int]]:
         return [(queue, seat.skills[queue.skill]) for queue in self.queues if queue.skill in seat.skills]

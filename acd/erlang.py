@@ -1,0 +1,168 @@
+"""Staffing advisor: Erlang-C and Erlang-A (M/M/n+M, Palm 1943; Garnett, Mandelbaum & Reiman 2002).
+
+Erlang-A is solved numerically as the birth-death chain it is: state k = calls in the system, births at the
+arrival rate λ, deaths at min(k, n)·μ + max(k − n, 0)·θ (μ = 1/handling time, θ = 1/mean patience). Then
+
+- P(abandon) = θ·E[queue length] / λ   (every abandonment comes from the queue),
+- P(answered) = 1 − P(abandon),
+- P(answered within t): an arrival that finds k ≥ n (PASTA) has i = k − n callers ahead; each "ahead" caller
+  leaves at rate n·μ (a head-of-line start) + i·θ (someone ahead gives up), and the tagged caller itself
+  gives up at rate θ. That small absorbing chain is solved with one matrix exponential.
+
+With θ → 0 the chain is Erlang C; `erlang_c` gives its closed form for the check.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.linalg import expm
+
+
+def erlang_b(servers: int, load: float) -> float:
+    """Blocking probability of M/M/n/n (stable recursion)."""
+    b = 1.0
+    for k in range(1, servers + 1):
+        b = load * b / (k + load * b)
+    return b
+
+
+def erlang_c(servers: int, load: float) -> float:
+    """Probability that a caller waits in M/M/n (load = λ/μ in Erlangs); 1 when the queue is unstable."""
+    if load >= servers:
+        return 1.0
+    b = erlang_b(servers, load)
+    return servers * b / (servers - load * (1 - b))
+
+
+def erlang_c_service_level(servers: int, load: float, aht: float, t: float) -> float:
+    """Share of callers answered within t seconds in M/M/n (infinite patience)."""
+    if load >= servers:
+        return 0.0
+    return 1.0 - erlang_c(servers, load) * math.exp(-(servers - load) * t / aht)
+
+
+@dataclass(frozen=True, slots=True)
+class ErlangA:
+    agents: int
+    arrival_rate: float     # calls per second
+    aht: float              # mean handling time, seconds
+    patience: float         # mean patience, seconds (math.inf: Erlang C)
+    p_wait: float           # P(a caller has to wait)
+    p_abandon: float
+    p_answered: float
+    service_level: float    # P(answered within `threshold` seconds), over all offered calls
+    threshold: float
+    mean_queue: float
+    occupancy: float
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def _stationary(n: int, lam: float, mu: float, theta: float) -> np.ndarray:
+    # log-weights avoid overflow at large loads; the chain is cut where the tail no longer matters
+    logs = [0.0]
+    k = 0
+    while True:
+        k += 1
+        death = min(k, n) * mu + max(k - n, 0) * theta
+        logs.append(logs[-1] + math.log(lam / death))
+        if k > n and (logs[-1] < max(logs) - 40 or k > n + 20000):
+            break
+    weights = np.exp(np.array(logs) - max(logs))
+    return weights / weights.sum()
+
+
+def _answered_within(n: int, mu: float, theta: float, ahead: np.ndarray, t: float) -> float:
+    """P(served within t) for an arrival whose number of callers ahead is distributed as `ahead`."""
+    size = len(ahead)
+    if size == 0 or t <= 0:
+        return 0.0
+    # states 0..size-1 = callers ahead, `size` = served (absorbing); abandonment is the missing mass
+    g = np.zeros((size + 1, size + 1))
+    for i in range(size):
+        out = n * mu + i * theta
+        g[i, i] = -(out + theta)
+        if i == 0:
+            g[i, size] = n * mu
+        else:
+            g[i, i - 1] = out
+    p = ahead @ expm(g * t)[:size, :]
+    return float(p[size])
+
+
+def erlang_a(agents: int, arrival_rate: float, aht: float, patience: float, threshold: float = 15.0) -> ErlangA:
+    """Figures of M/M/n+M for `agents` agents. Rates are per second; `patience=math.inf` gives Erlang C."""
+    if agents < 0 or arrival_rate < 0 or aht <= 0 or patience <= 0:
+        raise ValueError("agents and the arrival rate must be ≥ 0, handling time and patience > 0")
+    mu = 1.0 / aht
+    theta = 0.0 if math.isinf(patience) else 1.0 / patience
+    load = arrival_rate * aht
+    if arrival_rate == 0:
+        return ErlangA(agents, 0.0, aht, patience, 0.0, 0.0, 1.0, 1.0, threshold, 0.0, 0.0)
+    if theta == 0.0:
+        if agents == 0 or load >= agents:
+            return ErlangA(agents, arrival_rate, aht, patience, 1.0, 0.0, 0.0, 0.0, threshold, math.inf, 1.0)
+        pw = erlang_c(agents, load)
+        return ErlangA(agents, arrival_rate, aht, patience, pw, 0.0, 1.0,
+                       erlang_c_service_level(agents, load, aht, threshold), threshold,
+                       pw * load / (agents - load), load / agents)
+    pi = _stationary(agents, arrival_rate, mu, theta)
+    ks = np.arange(len(pi))
+    queue = np.maximum(ks - agents, 0)
+    mean_queue = float((pi * queue).sum())
+    p_abandon = min(1.0, theta * mean_queue / arrival_rate)
+    p_wait = float(pi[agents:].sum())
+    immediate = float(pi[:agents].sum())
+    sl = immediate + (_answered_within(agents, mu, theta, pi[agents:], threshold) if agents else 0.0)
+    busy = float((pi * np.minimum(ks, agents)).sum())
+    return ErlangA(agents, arrival_rate, aht, patience, p_wait, p_abandon, 1.0 - p_abandon, sl, threshold,
+                   mean_queue, busy / agents if agents else 1.0)
+
+
+def agents_needed(arrival_rate: float, aht: float, patience: float, *, answer_rate: float = 0.95,
+                  service_level: float = 0.8, threshold: float = 15.0, max_agents: int = 2000) -> ErlangA:
+    """The fewest agents whose Erlang-A figures reach both targets (answered share and answered-within-t)."""
+    start = max(0, int(arrival_rate * aht) - 1)
+    for n in range(start, max_agents + 1):
+        figures = erlang_a(n, arrival_rate, aht, patience, threshold)
+        if figures.p_answered >= answer_rate and figures.service_level >= service_level:
+            # the search starts just under the load; step back while a smaller team still reaches both
+            while n > 0:
+                smaller = erlang_a(n - 1, arrival_rate, aht, patience, threshold)
+                if smaller.p_answered >= answer_rate and smaller.service_level >= service_level:
+                    n, figures = n - 1, smaller
+                else:
+                    break
+            return figures
+    raise ValueError(f"more than {max_agents} agents needed")
+
+
+@dataclass(frozen=True, slots=True)
+class StaffingRow:
+    slot: str                # "08:30"
+    calls_per_hour: float
+    agents: int
+    answer_rate: float
+    service_level: float
+    occupancy: float
+
+
+def day_plan(forecast: Sequence[float], aht: float, patience: float, *,
+             answer_rate: float = 0.95, service_level: float = 0.8, threshold: float = 15.0) -> list[StaffingRow]:
+    """A day's forecast (48 figures in calls per hour, one per half hour from 00:00) → agents per half hour."""
+    if len(forecast) != 48:
+        raise ValueError("a day's forecast has 48 half-hour figures")
+    rows = []
+    for slot, per_hour in enumerate(forecast):
+        if per_hour < 0:
+            raise ValueError("arrival rates must not be negative")
+        fig = agents_needed(per_hour / 3600.0, aht, patience, answer_rate=answer_rate,
+                            service_level=service_level, threshold=threshold)
+        rows.append(StaffingRow(f"{slot // 2:02d}:{30 * (slot % 2):02d}", per_hour, fig.agents,
+                                fig.p_answered, fig.service_level, fig.occupancy))
+    return rows

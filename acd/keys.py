@@ -1,0 +1,30 @@
+"""Redis keys the ACD keeps. The queue and callback keys are the IVR's contract (ivr/keys.py) and are reused
+from there; the rest are the ACD's own. Documented in docs/areas/acd.md."""
+
+from __future__ import annotations
+
+from ivr.keys import CALLBACKS, PREFIX, callback, queue_stats, queue_waiting
+
+__all__ = ["CALLBACKS", "CALLBACK_NUMBERS", "callback", "queue_stats", "queue_waiting"]
+
+AGENTS = PREFIX + "acd:agents"                       # SET of agent ids ever seen
+CALLBACK_NUMBERS = PREFIX + "acd:callback_numbers"   # HASH number → the one pending callback id for it
+CALLBACK_OFFER = PREFIX + "acd:callback_offer"       # HASH queue → "1" while the guard asks the IVR to offer
+OVERFLOW = PREFIX + "acd:overflow"                   # HASH queue → comma list of agent ids the guard added
+GUARD_ACTIVE = PREFIX + "acd:guard:active"           # HASH "<queue>|<rule>" → epoch it fired
+LAST_AGENT_TTL = 7 * 86400
+
+
+def agent(agent_id: str) -> str:
+    """HASH: the confirmed state of one agent (acd/state.py `Agent.to_redis`)."""
+    return f"{PREFIX}acd:agent:{agent_id}"
+
+
+def agent_time(agent_id: str) -> str:
+    """HASH: state → seconds spent in it (accumulated since the key was created)."""
+    return f"{PREFIX}acd:agent:{agent_id}:time"
+
+
+def last_agent(number: str) -> str:
+    """STRING: the agent who last answered this calling number (TTL LAST_AGENT_TTL)."""
+    return f"{PREFIX}acd:last_agent:{number}"
