@@ -53,6 +53,7 @@ def test_fast_parse_equals_the_careful_parse_on_every_recording() -> None:
     "Event: X\r\nChanVariable: A=1\r\nChanVariable: B=2\r\nUniqueid: 1.2",
     "Event: X\r\nName: 张三\r\nCause-txt: Normal Clearing\r\nx_y: 1",
     "Event: X\r\nLone: a\rb\r\nLf: c\nd",
+    "Event: X\r\n\xa0Nbsp: v\r\nIdeo\u3000Space: v\r\nParen(1): v\r\nCJK键: 值",  # odd whitespace, odd keys
 ])
 def test_fast_parse_equals_the_careful_parse_on_odd_lines(block: str) -> None:
     fast, careful = parse_block(block), careful_parse(block)
@@ -98,6 +99,18 @@ def test_filter_never_drops_a_response_or_an_event_with_an_action_id() -> None:
     assert not prefix.keeps("Event: VarSet\r\nChannel: c\r\nVariable: RTPAUDIOQOS\r\nValue: x")
     assert prefix.keeps("Event: VarSet\r\nVariable: HOTLINE_X")  # the variable on the last line
     assert not prefix.keeps("Event: VarSetX\r\nVariable: HOTLINE_X")
+
+
+def test_varset_filter_reads_the_first_variable_line_only() -> None:
+    prefix = EventFilter.of(("VarSet",), ("HOTLINE_",))
+    assert prefix.keeps("Event: VarSet\r\nChannel: c")  # no Variable line: parsed, the reader decides
+    assert prefix.keeps("Event: VarSet\r\nX: Variable: RTP\r\nVariable: HOTLINE_A")  # not at a line start
+    assert not prefix.keeps("Event: VarSet\r\nVariable: RTP\r\nVariable: HOTLINE_A")
+    many = "Event: VarSet\r\n" + "ChanVariable: x=\n\r\n" * 20_000  # linear, not a backtracking blow-up
+    assert prefix.keeps(many) and not prefix.keeps(many + "Variable: RTPAUDIOQOS")
+    names = EventFilter.of(("QueueCaller", "QueueCallerJoin"))  # a name that is a prefix of another
+    assert names.keeps("Event: QueueCallerJoin\r\nQueue: q") and names.keeps("Event: QueueCaller")
+    assert not names.keeps("Event: QueueCallerJoinX\r\nQueue: q") and not names.keeps("Event: Queue")
 
 
 def test_union_of_listener_filters() -> None:
