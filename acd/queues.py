@@ -13,7 +13,15 @@ from acd.config import AcdConfig
 from acd.services import AgentStore
 from acd.state import AgentState
 from hotline.ami.client import Resync
-from hotline.ami.events import AgentComplete, AmiEvent, QueueCallerAbandon, QueueCallerJoin, QueueCallerLeave
+from hotline.ami.events import (
+    AgentComplete,
+    AgentConnect,
+    AmiEvent,
+    QueueCallerAbandon,
+    QueueCallerJoin,
+    QueueCallerLeave,
+    QueueMemberEvent,
+)
 
 DEFAULT_AHT = 240.0   # seconds, until calls have been seen
 EWMA = 0.1
@@ -38,8 +46,8 @@ class QueueMonitor:
             handled = event.talk_time + (queue.wrapuptime if queue else 0)
             old = self.aht.get(event.queue, DEFAULT_AHT)
             self.aht[event.queue] = (1 - EWMA) * old + EWMA * handled
-        else:
-            return
+        elif not isinstance(event, QueueMemberEvent | AgentConnect):
+            return   # member events: the tracker already applied them, so staffed/free are current
         await self.update_stats(event.queue)
 
     def _queue(self, name: str):  # type: ignore[no-untyped-def]

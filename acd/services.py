@@ -40,6 +40,8 @@ from hotline.ami.events import (
 log = logging.getLogger(__name__)
 S = AgentState
 DEVICE_NOT_INUSE = 1
+DEVICE_INUSE = 2
+DIRECT = "direct"   # call_id of a call the dialplan put straight through to the last agent
 
 
 class AcdError(ValueError):
@@ -231,13 +233,20 @@ class AgentTracker:
                 await self.store.save(agent)
 
     async def _member_status(self, ev: QueueMemberStatus) -> None:
-        # a caller who hangs up while the agent's phone rings ends the ring without AgentRingNoAnswer
         agent_id = agent_id_of(ev.interface)
-        if agent_id is None or ev.status != DEVICE_NOT_INUSE or ev.in_call:
+        if agent_id is None or ev.in_call:
             return
         agent = await self.store.get(agent_id)
-        if agent.state == S.ringing:
-            await self.fire(agent, "ring_cancelled")
+        if ev.status == DEVICE_NOT_INUSE:
+            if agent.state == S.ringing:
+                # a caller who hangs up while the phone rings ends the ring without AgentRingNoAnswer
+                await self.fire(agent, "ring_cancelled")
+            elif agent.state == S.on_call and agent.call_id == DIRECT:
+                await self.fire(agent, "direct_call_ended")
+                await self._start_wrap_up(agent)
+        elif ev.status == DEVICE_INUSE and agent.state == S.ready:
+            # busy without AgentCalled: the dialplan dialled this (last) agent directly
+            await self.fire(agent, "direct_call", call_id=DIRECT)
 
     async def _agent_connect(self, ev: AgentConnect) -> None:
         agent = await self._apply_interface(ev.interface, "agent_connect", call_id=ev.uniqueid)
@@ -249,15 +258,15 @@ class AgentTracker:
         if agent_id is None:
             return
         agent = await self.store.get(agent_id)
-        if not await self.fire(agent, "agent_complete"):
-            return
+        if await self.fire(agent, "agent_complete"):
+            await self._start_wrap_up(agent)
+
+    async def _start_wrap_up(self, agent: Agent) -> None:
+        # 话后整理 beyond the queue's wrapuptime is a pause, so app_queue does not ring the agent; an agent who
+        # chose 示忙 during the call is already paused and wraps up inside that pause
         if agent.state == S.wrap_up and not agent.paused and self.ami is not None:
-            # 话后整理 beyond the queue's wrapuptime is a pause, so app_queue does not ring the agent
-            await self._send({"Action": "QueuePause", "Interface": f"PJSIP/{agent_id}", "Paused": "true",
+            await self._send({"Action": "QueuePause", "Interface": f"PJSIP/{agent.agent_id}", "Paused": "true",
                               "Reason": self.config.acd.wrap_up_reason})
-        elif agent.state == S.wrap_up and agent.paused and agent.reason != self.config.acd.wrap_up_reason:
-            # the agent chose 示忙 during the call: wrap-up happens inside that pause
-            pass
 
     async def _send(self, action: dict[str, str]) -> None:
         try:

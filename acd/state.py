@@ -6,6 +6,7 @@ action and the state moves when Asterisk reports the effect.
     ready --member_paused--> not_ready(reason)          not_ready --member_unpaused--> ready
     ready --agent_called--> ringing                     ringing --ring_noanswer / ring_cancelled--> ready
     ringing --agent_connect--> on_call                  on_call --conference_joined--> three_way
+    ready --direct_call--> on_call --direct_call_ended--> wrap_up   (the last agent dialled directly)
     on_call | three_way --agent_complete / conference_left--> wrap_up
     wrap_up --member_unpaused / wrap_up_done / wrap_up_overdue--> ready
     wrap_up --member_paused (other reason)--> not_ready
@@ -53,6 +54,8 @@ TRANSITIONS: dict[str, dict[AgentState | None, AgentState]] = {
     "conference_joined": {S.on_call: S.three_way, S.ready: S.three_way, S.ringing: S.three_way,
                           S.wrap_up: S.three_way},
     "agent_complete": {S.on_call: S.wrap_up, S.three_way: S.three_way},
+    "direct_call": {S.ready: S.on_call},             # the dialplan's last-agent Dial, outside app_queue
+    "direct_call_ended": {S.on_call: S.wrap_up},
     "conference_left": {S.three_way: S.wrap_up},
     "wrap_up_done": {S.wrap_up: S.ready},
     "wrap_up_overdue": {S.wrap_up: S.ready},

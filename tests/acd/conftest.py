@@ -68,7 +68,8 @@ async def make_acd(ami: AmiClient, bus: EventBus, db_session_factory) -> AsyncIt
     started: list[Acd] = []
 
     async def factory(**kw: Any) -> Acd:
-        service = Acd(ami, bus, session_factory=db_session_factory, tick=0.05, **kw)
+        kw.setdefault("tick", 0.05)
+        service = Acd(ami, bus, session_factory=db_session_factory, **kw)
         await service.start()
         await service.resync()
         started.append(service)

@@ -1,0 +1,44 @@
+"""Request and response bodies of the ACD API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class AgentOut(BaseModel):
+    agent_id: str
+    state: str
+    label: str
+    reason: str
+    since: float
+    paused: bool
+    queues: list[str]
+    flagged: str
+    seconds_by_state: dict[str, float] = {}
+
+
+class NotReadyIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=32, description="a key or label of acd.not_ready_reasons")
+
+
+class PenaltyIn(BaseModel):
+    queue: str = Field(min_length=1, max_length=64)
+    penalty: int = Field(ge=0, le=100)
+
+
+class StaffingIn(BaseModel):
+    calls_per_hour: float = Field(ge=0, le=100_000)
+    aht_seconds: float = Field(gt=0, le=7200)
+    patience_seconds: float = Field(gt=0, le=7200)
+    answer_rate: float = Field(0.95, gt=0, lt=1)
+    service_level: float = Field(0.8, ge=0, lt=1)
+    threshold_seconds: float = Field(15, gt=0, le=600)
+
+
+class DayPlanIn(BaseModel):
+    forecast: list[float] = Field(min_length=48, max_length=48, description="calls per hour for each half hour")
+    aht_seconds: float = Field(gt=0, le=7200)
+    patience_seconds: float = Field(gt=0, le=7200)
+    answer_rate: float = Field(0.95, gt=0, lt=1)
+    service_level: float = Field(0.8, ge=0, lt=1)
+    threshold_seconds: float = Field(15, gt=0, le=600)
