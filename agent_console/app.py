@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 from fastapi import APIRouter, FastAPI, Request
@@ -35,6 +36,7 @@ DEFAULT_IDLE_TIMEOUT = 30 * 60
 def domain_routers() -> list[tuple[APIRouter, str]]:
     """The other domains' HTTP resources served by the console, with the prefix each is mounted under
     (routers whose own prefix lacks `/api` get it here). Every route declares its roles."""
+    from acd.resources import router as acd
     from hotline.handoffs.resources import router as handoffs
     from hotline.history.resources import router as history
     from hotline.kb.resources import router as kb
@@ -43,17 +45,19 @@ def domain_routers() -> list[tuple[APIRouter, str]]:
     from hotline.workorders.resources import router as workorders
     from ivr.resources import router as ivr
 
-    return [(workorders, "/api"), (history, "/api"), (handoffs, "/api"), (units, "/api"),
+    return [(workorders, "/api"), (history, "/api"), (handoffs, "/api"), (units, "/api"), (acd, "/api"),
             (kb, ""), (sla, ""), (ivr, "")]
 
 
 def create_app(settings: Settings, session_factory: sessionmaker, bus: EventBus, *,
-               routers: Iterable[tuple[APIRouter, str]] | None = None, idle_timeout: int = DEFAULT_IDLE_TIMEOUT,
+               routers: Iterable[tuple[APIRouter, str]] | None = None, ami: Any = None,
+               idle_timeout: int = DEFAULT_IDLE_TIMEOUT,
                login_limits: LoginLimits | None = None, password_hasher: PasswordHasher | None = None,
                allowed_origins: Iterable[str] = (), secure_cookies: bool | None = None,
                heartbeat_seconds: float = 15.0, ws_block_ms: int = 1000,
                clock: Callable[[], float] = time.time) -> FastAPI:
-    """`routers` ((router, prefix) pairs) defaults to `domain_routers()`; pass a list to serve others."""
+    """`routers` ((router, prefix) pairs) defaults to `domain_routers()`; pass a list to serve others.
+    `ami` (a hotline.ami.client.AmiClient) lets the ACD routes act on the PBX; without it they answer 503."""
     if settings.session_key is None:
         raise RuntimeError("missing secret: set HOTLINE_SESSION_KEY in the environment (or HOTLINE_DEMO=1)")
     app = FastAPI(title="12345 热线坐席控制台", docs_url=None, redoc_url=None, openapi_url=None)
@@ -62,6 +66,7 @@ def create_app(settings: Settings, session_factory: sessionmaker, bus: EventBus,
     app.state.settings = settings
     app.state.session_factory = session_factory
     app.state.bus = bus
+    app.state.ami = ami
     app.state.session_store = store
     app.state.login_limiter = LoginRateLimiter(bus.redis, bus.prefix, login_limits)
     app.state.authenticator = Authenticator(password_hasher)

@@ -14,9 +14,9 @@ from hotline.api_deps import get_db
 from hotline.bus import EventBus
 from hotline.security import Principal, Role, require_roles
 
-from .agent_state import REQUESTS_STREAM, confirmed_state
+from .agent_state import REQUESTS_STREAM
 from .models import ConsoleUser
-from .schemas import PAUSE_REASON_LABELS, ConfirmedState, Me, StateAccepted, StateRequest, UserCreate, UserOut
+from .schemas import PAUSE_REASON_LABELS, Me, StateAccepted, StateRequest, UserCreate, UserOut
 from .sessions import COOKIE_NAME
 from .users import NewUser, UserError, create_user
 
@@ -128,8 +128,8 @@ async def me(request: Request, principal: AnyRole) -> Me:
 
 @router.post("/api/console/state", response_model=StateAccepted, status_code=status.HTTP_202_ACCEPTED)
 async def request_state(body: StateRequest, request: Request, principal: Seated) -> StateAccepted:
-    """示闲/示忙/话后整理: the console asks on stream `acd:requests`; the ACD acts on the PBX and the state
-    follows from Asterisk's events (GET /api/console/state, websocket heartbeats)."""
+    """A state request on stream `acd:requests` for the ACD to honour (the page uses it for 话后整理 on
+    request; 签入/示闲/示忙/结束整理/签出 go to the ACD's own routes, /api/acd/me/...)."""
     if (body.state == "paused") != (body.reason is not None):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             "示忙须选择原因，其他状态不带原因 (reason goes with state=paused only)")
@@ -140,11 +140,6 @@ async def request_state(body: StateRequest, request: Request, principal: Seated)
     await bus.redis.hset(bus.prefix + "console:requested-state", principal.agent_id,  # type: ignore[arg-type]
                          body.state if body.reason is None else f"{body.state}:{body.reason}")
     return StateAccepted(agent_id=principal.agent_id or "", state=body.state, reason=body.reason, event_id=event_id)
-
-
-@router.get("/api/console/state", response_model=ConfirmedState)
-async def current_state(request: Request, principal: Seated) -> ConfirmedState:
-    return await confirmed_state(request.app.state.bus.redis, principal.agent_id or "")
 
 
 @router.get("/api/console/users", response_model=list[UserOut])

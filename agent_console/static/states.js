@@ -1,50 +1,75 @@
-// 示闲 / 示忙 (with a reason) / 话后整理, shared by the agent and expert pages. The console only asks;
-// the state shown is the one the ACD confirmed from Asterisk's events (GET /api/console/state and the
-// websocket heartbeats).
+// 签入 / 示闲 / 示忙 (with a reason) / 话后整理 / 结束整理 / 签出, shared by the agent and expert pages.
+// The ACD's routes act on the PBX (QueueAdd, QueuePause, QueueRemove); the state shown is always the one
+// the ACD confirmed from Asterisk's events (GET /api/acd/me, and the websocket heartbeats).
 "use strict";
 
 const StateBar = (() => {
   const { api, errorText, toast, log } = HotlineConsole;
-  const REQUEST = { idle: "示闲", paused: "示忙", wrapup: "话后整理" };
   const REASON = { meal: "用餐", meeting: "会议", training: "培训", other: "其他" };
-  const CONFIRMS = { idle: "ready", paused: "not_ready", wrapup: "wrap_up" };  // request → ACD state
+  // button → [request, label, the confirmed state that ends the wait]
+  const ACTIONS = {
+    login: ["/api/acd/me/login", null, "签入", null],
+    ready: ["/api/acd/me/ready", null, "示闲", "ready"],
+    notReady: ["/api/acd/me/not-ready", "reason", "示忙", "not_ready"],
+    wrapupDone: ["/api/acd/me/wrap-up-done", null, "结束整理", "ready"],
+    logout: ["/api/acd/me/logout", null, "签出", "logged_out"],
+  };
   let pending = null;
+
+  function setNote(text) { document.getElementById("state-request").textContent = text; }
 
   function show(confirmed) {
     if (!confirmed || !confirmed.label) return;
     const node = document.getElementById("agent-state");
     node.textContent = confirmed.label + (confirmed.reason ? "（" + confirmed.reason + "）" : "");
     node.dataset.state = String(confirmed.state);
-    if (pending && CONFIRMS[pending] === confirmed.state) {
+    document.getElementById("btn-wrapup-done").disabled = confirmed.state !== "wrap_up";
+    if (pending && (pending === confirmed.state || (pending === "logged_in" && confirmed.state !== "logged_out"))) {
       pending = null;
-      document.getElementById("state-request").textContent = "";
+      setNote("");
     }
   }
 
   async function refresh() {
-    const result = await api("GET", "/api/console/state");
+    const result = await api("GET", "/api/acd/me");
     if (result.ok) show(result.data);
   }
 
-  async function request(state, reason) {
-    const result = await api("POST", "/api/console/state", { state, reason: reason || null });
-    if (!result.ok) { toast(errorText(result), true); return; }
-    const text = REQUEST[state] + (reason ? "（" + REASON[reason] + "）" : "");
-    pending = state;
-    document.getElementById("state-request").textContent = "已提交：" + text + "，等待确认";
-    log("状态已提交：" + text);
-    setTimeout(refresh, 1000);
+  async function act(name) {
+    const [path, needsReason, label, awaited] = ACTIONS[name];
+    const reason = needsReason ? document.getElementById("pause-reason").value : null;
+    const result = await api("POST", path, needsReason ? { reason } : undefined);
+    const text = label + (reason ? "（" + REASON[reason] + "）" : "");
+    if (!result.ok) { toast(text + "失败：" + errorText(result), true); return; }
+    pending = awaited || "logged_in";
+    setNote("已提交：" + text + "，等待确认");
+    log("已提交：" + text);
+    show(result.data);
+  }
+
+  // 话后整理 on request: the ACD enters it by itself after each call; asking for it explicitly goes on
+  // stream acd:requests (POST /api/console/state) for the ACD to honour.
+  async function wrapUp() {
+    const result = await api("POST", "/api/console/state", { state: "wrapup", reason: null });
+    if (!result.ok) { toast("话后整理失败：" + errorText(result), true); return; }
+    pending = "wrap_up";
+    setNote("已提交：话后整理，等待确认");
+    log("已提交：话后整理");
   }
 
   function wire() {
-    document.getElementById("btn-idle").addEventListener("click", () => request("idle"));
-    document.getElementById("btn-wrapup").addEventListener("click", () => request("wrapup"));
-    document.getElementById("btn-pause").addEventListener("click",
-      () => request("paused", document.getElementById("pause-reason").value));
+    const on = (id, fn) => document.getElementById(id).addEventListener("click", fn);
+    on("btn-queue-login", () => act("login"));
+    on("btn-idle", () => act("ready"));
+    on("btn-pause", () => act("notReady"));
+    on("btn-wrapup-done", () => act("wrapupDone"));
+    on("btn-queue-logout", () => act("logout"));
+    on("btn-wrapup", wrapUp);
+    document.getElementById("btn-wrapup-done").disabled = true;
     refresh();
   }
 
   // heartbeats of the websocket carry the confirmed state
   function fromHeartbeat(frame) { if (frame && frame.agent_state) show(frame.agent_state); }
-  return { wire, request, refresh, fromHeartbeat };
+  return { wire, refresh, fromHeartbeat, show };
 })();

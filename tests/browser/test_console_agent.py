@@ -75,13 +75,22 @@ def test_agent_logs_in_goes_idle_and_sees_a_pop(redis_url: str, redis_sync, db_e
             expect(page.locator("#ws-status")).to_have_text("已连接")
 
             expect(page.locator("#agent-state")).to_have_text("未登录")  # the ACD has not seen the seat yet
-            page.click("#btn-idle")
-            expect(page.locator("#state-request")).to_contain_text("示闲")
-            [requested] = read_stream(redis_sync, console.prefix, "acd:requests")
-            assert (requested["agent_id"], requested["state"]) == ("1001", "idle")
+            page.click("#btn-idle")  # ACD route; this console has no PBX link: a clear refusal, no state change
+            expect(page.locator("#toast")).to_have_text("示闲失败：PBX link unavailable")
+            expect(page.locator("#agent-state")).to_have_text("未登录")
             confirm_state(redis_sync, "1001", "ready")  # what the ACD writes once Asterisk confirmed
             expect(page.locator("#agent-state")).to_have_text("示闲")  # via the websocket heartbeat
+            expect(page.locator("#btn-wrapup-done")).to_be_disabled()
+            page.click("#btn-wrapup")  # 话后整理 on request goes to the ACD on stream acd:requests
+            expect(page.locator("#state-request")).to_contain_text("话后整理")
+            [requested] = read_stream(redis_sync, console.prefix, "acd:requests")
+            assert (requested["agent_id"], requested["state"]) == ("1001", "wrapup")
+            confirm_state(redis_sync, "1001", "wrap_up")
+            expect(page.locator("#agent-state")).to_have_text("话后整理")
             expect(page.locator("#state-request")).to_have_text("")  # the request is no longer pending
+            expect(page.locator("#btn-wrapup-done")).to_be_enabled()
+            confirm_state(redis_sync, "1001", "ready")
+            expect(page.locator("#agent-state")).to_have_text("示闲")
 
             pop = {"type": "pop.ringing", "call_id": "1732000000.42", "caller_number": "13912345678",
                    "ivr": {"category": "consult", "priority": 0, "path": ["欢迎", "按1 咨询"]}, "wait_seconds": 75,

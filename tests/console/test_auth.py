@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
+from websockets.asyncio.client import connect
 
 from agent_console.middleware import CSP
 from agent_console.sessions import COOKIE_NAME
@@ -219,18 +222,23 @@ async def test_state_request_is_published_for_the_acd(live: ConsoleServer, bus) 
     await session.client.aclose()
 
 
-async def test_confirmed_state_comes_from_the_acd_store(live: ConsoleServer, bus) -> None:  # type: ignore[no-untyped-def]
+async def test_heartbeats_carry_the_state_the_acd_confirmed(live: ConsoleServer, bus) -> None:  # type: ignore[no-untyped-def]
     from acd.services import AgentStore
     from acd.state import Agent
 
     session = await login(live, "agent1")
-    before = (await session.client.get("/api/console/state")).json()
+    before = (await session.client.get("/api/acd/me")).json()
     assert (before["agent_id"], before["state"], before["label"]) == ("1001", "logged_out", "未登录")
     await AgentStore(bus.redis).save(Agent.from_redis({"agent_id": "1001", "state": "not_ready", "reason": "用餐",
                                                        "since": "1732000000.0"}))
-    after = (await session.client.get("/api/console/state")).json()
+    after = (await session.client.get("/api/acd/me")).json()
     assert (after["state"], after["label"], after["reason"]) == ("not_ready", "示忙", "用餐")
     other = await login(live, "agent2")  # each seat reads its own state only
-    assert (await other.client.get("/api/console/state")).json()["state"] == "logged_out"
+    assert (await other.client.get("/api/acd/me")).json()["state"] == "logged_out"
+    ws = await connect(live.ws_url, origin=live.origin, additional_headers={"Cookie": session.cookie})  # type: ignore[arg-type]
+    while (beat := json.loads(await ws.recv()))["type"] != "heartbeat":
+        pass
+    assert (beat["agent_state"]["state"], beat["agent_state"]["reason"]) == ("not_ready", "用餐")  # the same view
+    await ws.close()
     await session.client.aclose()
     await other.client.aclose()

@@ -16,8 +16,9 @@ from hotline.settings import Settings
 
 async def test_console_role_serves_until_cancelled(redis_url: str, db_url: str) -> None:
     port = free_port()
+    # no PBX listens on ami_port: the console starts anyway, its AMI client retrying in the background
     settings = Settings(session_key=SecretStr("role-test-key"), console_port=port, database_url=db_url,
-                        redis_url=redis_url)
+                        redis_url=redis_url, ami_port=free_port(), ami_action_timeout=0.3)
     ctx = RoleContext(settings=settings, redis_url=redis_url)
     role = asyncio.create_task(run_role(ctx))
     try:
@@ -29,6 +30,7 @@ async def test_console_role_serves_until_cancelled(redis_url: str, db_url: str) 
                 except httpx.ConnectError:
                     await asyncio.sleep(0.05)
             assert resp.status_code == 200 and resp.headers["x-frame-options"] == "DENY"
+            assert role.get_name() and ctx._ami is not None  # the ACD routes have their (retrying) link
     finally:
         role.cancel()
         await asyncio.gather(role, return_exceptions=True)
