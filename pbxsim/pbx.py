@@ -228,9 +228,11 @@ class Pbx:
         return other
 
     # --- Dial() ----------------------------------------------------------------------------------------------
-    def dial(self, caller: Channel, endpoint: str, exten: str, dialstring: str, answer_delay: float,
-             on_end: Callable[[Channel], None] | None = None) -> DialSession:
-        """Dial(PJSIP/...) from the caller's dialplan; the far end answers after `answer_delay`."""
+    def dial(self, caller: Channel, endpoint: str, exten: str, dialstring: str, answer_delay: float | None,
+             on_end: Callable[[Channel], None] | None = None, timeout: float = 30.0,
+             rings: bool = True) -> DialSession:
+        """Dial(PJSIP/...) from the caller's dialplan; the far end answers after `answer_delay` (None: never,
+        then DialEnd NOANSWER after `timeout` and the dialplan goes on to Hangup())."""
         dest = self.new_channel(endpoint, "gateway" if endpoint == "emergency" else "agent",
                                 linkedid=caller.linkedid, caller_num=caller.caller_num,
                                 caller_name=caller.caller_name, connected_num=caller.caller_num,
@@ -239,11 +241,15 @@ class Pbx:
         session.on_end = on_end  # type: ignore[attr-defined]
         self.newexten(dest, "AppDial", "(Outgoing Line)")
         self.emit("DialBegin", caller.headers(), dest.headers("Dest"), [("DialString", dialstring)])
-        self.newstate(dest, 5)
-        self.emit("DialState", caller.headers(), dest.headers("Dest"), [("DialStatus", "RINGING")])
+        if rings:
+            self.newstate(dest, 5)
+            self.emit("DialState", caller.headers(), dest.headers("Dest"), [("DialStatus", "RINGING")])
         caller.on_hangup = lambda ch, cause: self._dial_caller_gone(session, cause)
         dest.on_hangup = lambda ch, cause: self._dial_dest_gone(session, cause)
-        session.answer_timer = self.clock.call_later(answer_delay, self._dial_answered, session)
+        if answer_delay is not None and answer_delay < timeout:
+            session.answer_timer = self.clock.call_later(answer_delay, self._dial_answered, session)
+        else:
+            session.answer_timer = self.clock.call_later(timeout, self._dial_no_answer, session)
         self.dial_sessions.append(session)
         return session
 
@@ -261,6 +267,19 @@ class Pbx:
         self.emit("DialEnd", caller.headers(), dest.headers("Dest"), [("DialStatus", "ANSWER")])
         self.newexten(dest, "AppDial", "(Outgoing Line)", exten="")
         session.bridge = self.bridge_pair(session, dest, caller)
+
+    def _dial_no_answer(self, session: DialSession) -> None:
+        caller, dest = session.caller, session.dest
+        if caller.hungup or dest.hungup or session.bridge is not None:
+            return
+        self._dial_over(session)
+        self.var_set(caller, "DIALSTATUS", "NOANSWER")
+        self.emit("DialEnd", caller.headers(), dest.headers("Dest"), [("DialStatus", "NOANSWER")])
+        self.destroy(dest, 0)
+        if session.pending_complete is not None:
+            session.pending_complete("caller")
+        caller.on_hangup = None
+        self.dialplan_hangup(caller)
 
     def _dial_caller_gone(self, session: DialSession, cause: int) -> None:
         caller, dest = session.caller, session.dest
@@ -310,7 +329,9 @@ class Pbx:
             channel.context, channel.exten, channel.priority = context, exten, priority
             seat = self.config.seat(exten)
             channel.app, channel.appdata = "Dial", f"PJSIP/{exten},20"
-            self.dial(channel, exten, exten, f"PJSIP/{exten}", seat.answer_delay.sample(self.rng))
+            answers = seat.reachable and self.rng.random() < seat.answer_probability
+            self.dial(channel, exten, exten, f"PJSIP/{exten}", seat.answer_delay.sample(self.rng) if answers else None,
+                      timeout=20.0, rings=seat.reachable)
             return True
         return False
 

@@ -16,9 +16,10 @@ from pbxsim.config import SeatBehaviour, SimConfig
 from pbxsim.distributions import Constant
 from pbxsim.simulator import Simulator
 from tests.pbxsim.amitool import RawAmi
-from tests.pbxsim.conformance import Normaliser, compare_reply, relevant, streams
+from tests.pbxsim.conformance import Normaliser, compare_reply, project, relevant, stream_of, streams
 from tests.pbxsim.ivr_responder import ScriptedIvr
 
+ANCHOR_MARGIN = 0.1
 _TOKEN = re.compile(r"PJSIP/\w+-#\d+|\bU\d+\b|\bB\d+\b")
 
 
@@ -103,8 +104,16 @@ def _citizen(frames: list[tuple[float, Frame]]) -> tuple[float, Citizen, str] | 
     channel = f0["Channel"]
     digits = "".join(f["Digit"] for _, f in frames if f.event == "DTMFBegin" and f.get("Channel") == channel)
     hangup = next((t for t, f in frames if f.event == "HangupRequest" and f.get("Channel") == channel), None)
-    citizen = Citizen(caller=f0["CallerIDNum"], name=f0["CallerIDName"], digits=digits, talk_time=None,
-                      hangup_after=None if hangup is None else round(hangup - t0, 3))
+    citizen = Citizen(caller=f0["CallerIDNum"], name=f0["CallerIDName"], digits=digits, talk_time=None)
+    # The hang-up is timed from the phase it happened in (talking, waiting, IVR), as a citizen would.
+    connect = next((t for t, f in frames if f.event == "AgentConnect" and f.get("Channel") == channel), None)
+    join = next((t for t, f in frames if f.event == "QueueCallerJoin" and f.get("Channel") == channel), None)
+    if hangup is not None and connect is not None and hangup > connect:
+        citizen.talk_time = round(hangup - connect, 3)
+    elif hangup is not None and join is not None and hangup > join:
+        citizen.patience = round(hangup - join, 3)
+    elif hangup is not None:
+        citizen.hangup_after = round(hangup - t0, 3)
     return t0, citizen, channel
 
 
@@ -153,9 +162,36 @@ async def replay(name: str, scale: float = 25.0) -> Replay:
     async def at(t: float) -> None:
         await asyncio.sleep(max(0.0, start + t / scale - loop.time()))
 
+    recorded_relevant = [(t, f) for t, f in frames if relevant(f)]
+
+    async def after_anchor(t: float) -> None:
+        """Wait until the simulator has produced the last key event the recording had before `t`, then the
+        recorded gap: real FastAGI round-trips stretch simulated time, absolute times would drift."""
+        # Action and event times come from two connections (aligned within a few ms): an event within
+        # ANCHOR_MARGIN of the action may be its own consequence, so the anchor is taken before that.
+        before = [f for ft, f in recorded_relevant if ft <= t - ANCHOR_MARGIN]
+        if not before:
+            await at(t)
+            return
+        anchor_t = max(ft for ft, f in recorded_relevant if ft <= t - ANCHOR_MARGIN)
+        expected = streams(before, Normaliser())
+        deadline = loop.time() + 10.0
+        checked = -1
+        reached = loop.time()
+        while loop.time() < deadline:
+            if len(ami.events) != checked:        # only look again when something new arrived
+                checked = len(ami.events)
+                actual = timed_streams(ami.events)
+                if all([i for i, _ in actual.get(k, [])[:len(v)]] == v for k, v in expected.items()):
+                    # the moment the simulator produced the last of them (loop time = time.monotonic)
+                    reached = max(actual[k][len(v) - 1][1] for k, v in expected.items() if v)
+                    break
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(max(0.0, reached + (t - anchor_t) / scale - loop.time()))
+
     async def drive_actions() -> None:
         for a in actions:
-            await at(a["t"] + offset)
+            await after_anchor(a["t"] + offset)
             streams([f for _, f in ami.events], result.norm_sim)
             action = {k: _translate(v, result) for k, v in a["action"].items()}
             if a["response"] is not None:
@@ -175,13 +211,27 @@ async def replay(name: str, scale: float = 25.0) -> Replay:
 
     last = max(t for t, f in frames if relevant(f))
     await asyncio.gather(drive_actions(), drive_citizen())
-    await at(last + 1.5)
+    await after_anchor(last + 1.5)
     result.simulated = [f for _, f in ami.events]
     result.simulated_times = [(t - start) * scale for t, _ in ami.events]
     await ami.close()
     await sim.stop()
     await ivr.stop()
     return result
+
+
+def timed_streams(events: list[tuple[float, Frame]]) -> dict[str, list[tuple[Any, float]]]:
+    """Like `conformance.streams`, with each item's arrival time."""
+    norm = Normaliser()
+    out: dict[str, list[tuple[Any, float]]] = {}
+    for t, frame in events:
+        if relevant(frame):
+            for key in ("Uniqueid", "DestUniqueid"):
+                if key in frame.headers:
+                    norm(frame.headers[key])
+            item = project(frame, norm)
+            out.setdefault(stream_of(item), []).append((item, t))
+    return out
 
 
 def act_name(a: dict[str, Any]) -> str:

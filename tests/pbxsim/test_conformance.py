@@ -14,7 +14,7 @@ from hotline.traces import SCENARIOS
 from tests.pbxsim.conformance import diff_streams
 from tests.pbxsim.replay import replay
 
-SCALE = 25.0   # the 64 s three-way recording takes under 3 s
+SCALE = 20.0   # the 64 s three-way recording takes about 3 s
 
 
 HAS_TRACKER = importlib.util.find_spec("bridge.calls.tracker") is not None
@@ -70,7 +70,8 @@ async def test_scenario_replays_like_asterisk(scenario: str) -> None:
             exp_times, act_times = expected_call.pop("times"), actual_call.pop("times")
             assert actual_call == expected_call
             for e, a in zip(exp_times, act_times, strict=True):
-                assert (e is None) == (a is None) and (e is None or abs(e - a) <= 1.0)
+                # whole seconds, and the replay's own timing jitter at 20x on a loaded machine
+                assert (e is None) == (a is None) and (e is None or abs(e - a) <= 2.0)
 
 
 async def test_diff_catches_a_wrong_stream() -> None:

@@ -191,3 +191,20 @@ def test_agent_hangs_up_first_reason_agent_and_the_citizen_leaves_the_dialplan()
     assert tail == ["Newexten", "SoftHangupRequest", "Hangup"]
     assert rec.named("Newexten", Channel=citizen)[-1]["Application"] == "Hangup"
     assert sim.pbx.calls[0].outcome == "answered"
+
+
+def test_blind_transfer_to_a_seat_that_does_not_answer_ends_after_the_dial_timeout() -> None:
+    from pbxsim.transfers import blind_transfer
+
+    sim, rec = make(seats={"1002": SeatBehaviour(answer_probability=0.0)})
+    sim.add_member("PJSIP/1001", "agent-1001")
+    call(sim, 0, talk_time=None)
+    sim.run_until(T0 + 10)
+    leg = rec.named("AgentConnect")[0]["DestChannel"]
+    assert blind_transfer(sim.pbx, leg, "from-agents", "1002") == "Transfer succeeded"
+    sim.run_until(T0 + 60)
+    ends = [(t, e["DialStatus"]) for t, e in rec.events if e["Event"] == "DialEnd"
+            and e["DestChannel"].startswith("PJSIP/1002-")]
+    assert [s for _, s in ends] == ["NOANSWER"]
+    assert ends[0][0] - rec.times("BlindTransfer")[0] == 20.0
+    assert sim.pbx.calls[0].ended_at is not None
