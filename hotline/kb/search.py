@@ -155,11 +155,10 @@ class KnowledgeBase:
         """The screen pop's suggestions. The category is the tracker's (or work order's) if known, else the
         IVR choice (HOTLINE_CATEGORY, e.g. "complaint"). With `text` (say, the subject of the caller's last
         order) the articles are searched; without it, the most used articles of the category come first."""
-        if category is not None:
-            cat: str | None = Category(category).value
-        else:
-            mapped = IVR_CATEGORY.get((ivr_category or "").strip())
-            cat = mapped.value if mapped else None
+        # A pop must never fail over a label: an unknown value means "no category filter".
+        mapped = IVR_CATEGORY.get(str(category)) if category is not None else None
+        mapped = mapped or IVR_CATEGORY.get((ivr_category or "").strip())
+        cat = mapped.value if mapped else None
         if text and text.strip():
             hits = self.search(text, category=cat, limit=limit)
             if hits or cat is None:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline.domain import Category
@@ -234,7 +235,15 @@ def record_consultation(session: Session, call_id: str, category: Category | str
     """Close a consultation call. It counts as answered on the call (一次性解答) when an article was used
     to answer it and no work order had to be dispatched (Ziyang art. 12, Foshan art. 27-28). The unit
     is the given one (the unit a work order went to) or else the owner of the article used."""
-    category = Category(category).value
+    try:
+        return _record_consultation(session, call_id, Category(category).value, unit_code, dispatched, agent_id, now)
+    except IntegrityError:  # the same call recorded at the same moment by another worker: update that row
+        session.rollback()
+        return _record_consultation(session, call_id, Category(category).value, unit_code, dispatched, agent_id, now)
+
+
+def _record_consultation(session: Session, call_id: str, category: str, unit_code: str | None, dispatched: bool,
+                         agent_id: str | None, now: datetime | None) -> KbConsultation:
     used = session.scalars(
         select(KbHit.article_id).where(KbHit.call_id == call_id, KbHit.kind == "used").order_by(KbHit.id.desc())
     ).first()

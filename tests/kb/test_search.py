@@ -100,8 +100,9 @@ def test_screen_pop_hits_for_call(kb, db_session, fixture_ids) -> None:
     pop = kb.hits_for_call(None, None, limit=2, text="公积金")[0].as_pop()
     assert set(pop) == {"article_id", "title", "snippet", "category", "owner_unit", "article_type", "score"}
     assert "公积金" in pop["snippet"]
-    # Unknown IVR value: no category filter rather than an error.
+    # Unknown IVR value or category: no category filter rather than an error.
     assert kb.hits_for_call("not-a-category", None, limit=2)
+    assert kb.hits_for_call(None, "weather", limit=2)
 
 
 def test_query_without_terms_returns_nothing(kb, fixture_ids) -> None:
