@@ -133,7 +133,13 @@ async def run_role(ctx: RoleContext) -> None:
         ami = await ctx.ami()  # the same client, already created and retrying in the background
     service = BridgeService(ami, ctx.bus, only_tracked=True)
     await service.start()
+    from bridge.pops.bus_consumer import run as run_pops  # screen pops read back the `calls` stream
+
+    pops = asyncio.create_task(run_pops(ctx), name="bridge-pops")
     try:
         await asyncio.Event().wait()
     finally:
+        pops.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pops
         await service.stop()

@@ -159,5 +159,12 @@ async def run(ctx: RoleContext, *, consumer: str | None = None) -> None:
         await asyncio.to_thread(kb.refresh)  # build the index before the first pop needs it
     except Exception:  # no KB table yet (unmigrated) or database down: pops go out without suggestions
         log.exception("knowledge base not loaded: pops carry no KB hits until it is")
-    builder = PopBuilder(factory, kb)
-    await PopConsumer(ctx.bus, builder, consumer=consumer or "bridge").run()
+    consumer_ = PopConsumer(ctx.bus, PopBuilder(factory, kb), consumer=consumer or "bridge")
+    while True:  # Redis down at start, or a bug: start over (the group keeps our place)
+        try:
+            await consumer_.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("screen-pop consumer failed: restarting in 1 s")
+            await asyncio.sleep(1.0)
