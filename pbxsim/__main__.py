@@ -19,13 +19,16 @@ from pbxsim.simulator import Simulator
 from pbxsim.traffic import TrafficModel
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(defaults: SimConfig | None = None) -> argparse.ArgumentParser:
+    """Defaults come from the platform's settings (HOTLINE_AMI_*, HOTLINE_FASTAGI_*), so that the demo's
+    AMI client and IVR find the simulator without flags."""
+    d = defaults or SimConfig()
     p = argparse.ArgumentParser(prog="python -m pbxsim", description="Simulated Asterisk 22 for the hotline")
-    p.add_argument("--ami-host", default="127.0.0.1")
-    p.add_argument("--ami-port", type=int, default=5038, help="0 picks a free port (printed)")
-    p.add_argument("--ami-user", default="hotline")
-    p.add_argument("--ami-secret", default="hotline-secret")
-    p.add_argument("--agi", default="agi://127.0.0.1:4573/ivr", help="FastAGI URL of the IVR; 'none' for no IVR")
+    p.add_argument("--ami-host", default=d.ami_host)
+    p.add_argument("--ami-port", type=int, default=d.ami_port, help="0 picks a free port (printed)")
+    p.add_argument("--ami-user", default=d.ami_username)
+    p.add_argument("--ami-secret", default=d.ami_secret)
+    p.add_argument("--agi", default=d.agi_url or "none", help="FastAGI URL of the IVR; 'none' for no IVR")
     p.add_argument("--rate", type=float, default=0.0, help="calls per second (Poisson)")
     p.add_argument("--profile", help="48 comma-separated calls-per-hour figures, one per half hour")
     p.add_argument("--scale", type=float, default=1.0, help="time runs this many times faster")
@@ -51,8 +54,15 @@ def config_from(args: argparse.Namespace) -> SimConfig:
                      default_seat=SeatBehaviour(answer_delay=parse(args.answer_delay)))
 
 
+def _defaults() -> SimConfig:
+    try:
+        return SimConfig.from_settings()
+    except Exception:       # unreadable settings must not stop a simulator: the rig's values then
+        return SimConfig()
+
+
 async def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(_defaults()).parse_args(argv)
     try:
         config = config_from(args)
         profile = [float(x) for x in args.profile.split(",")] if args.profile else None

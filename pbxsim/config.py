@@ -4,6 +4,7 @@ FastAGI URL, and the Asterisk facts of rig-config/ as defaults."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pbxsim.distributions import Constant, Distribution
 
@@ -57,6 +58,21 @@ class SimConfig:
     default_prompt_seconds: float = 1.40425  # hello-world: endpos=11234 at 8 kHz
     seed: int = 12345
     agent_numbers: tuple[str, ...] = ("1001", "1002", "1003", "2001")
+
+    @classmethod
+    def from_settings(cls, settings: Any = None, **overrides: Any) -> SimConfig:
+        """The platform's settings (HOTLINE_AMI_*, HOTLINE_FASTAGI_*): the simulator listens where the
+        platform's AMI client connects and calls the IVR where the platform serves it."""
+        if settings is None:
+            from hotline.settings import get_settings
+
+            settings = get_settings()
+        secret = settings.ami_secret.get_secret_value() if settings.ami_secret is not None else cls.ami_secret
+        values: dict[str, Any] = {
+            "ami_host": settings.ami_host, "ami_port": settings.ami_port, "ami_username": settings.ami_user,
+            "ami_secret": secret, "agi_url": f"agi://{settings.fastagi_host}:{settings.fastagi_port}/ivr"}
+        values.update(overrides)
+        return cls(**values)
 
     def seat(self, endpoint: str) -> SeatBehaviour:
         return self.seats.get(endpoint, self.default_seat)

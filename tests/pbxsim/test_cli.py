@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def test_cli_serves_ami_and_generates_traffic() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pbxsim", "--ami-port", "0", "--agi", "none", "--rate", "2", "--scale", "20",
+        sys.executable, "-m", "pbxsim", "--ami-port", "0", "--ami-secret", "hotline-secret", "--agi", "none",
+        "--rate", "2", "--scale", "20",
         "--agents", "1001,1002", "--talk", "5", "--patience", "none", "--answer-delay", "1",
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
@@ -43,3 +44,14 @@ async def test_cli_rejects_a_bad_distribution() -> None:
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     _, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 2 and b"unknown distribution" in err
+
+
+def test_config_from_the_platform_settings() -> None:
+    from hotline.settings import Settings
+    from pbxsim.config import SimConfig
+
+    settings = Settings(demo=True, ami_port=15038, fastagi_port=14573)
+    config = SimConfig.from_settings(settings)
+    assert (config.ami_port, config.ami_username) == (15038, "hotline")
+    assert config.ami_secret == settings.ami_secret.get_secret_value()  # type: ignore[union-attr]
+    assert config.agi_url == "agi://127.0.0.1:14573/ivr"
