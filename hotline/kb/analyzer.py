@@ -8,8 +8,10 @@ multi-word synonym such as 住房公积金 is cut as one word before it is mappe
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -78,6 +80,10 @@ class Analyzer:
                 self._canonical.setdefault(word.lower(), words[0].lower())
                 self._tokenizer.add_word(word, freq=2000)
         self._tokenizer.initialize()
+        # Identifies what this analyzer produces: stored terms made by another configuration are not reused.
+        recipe = repr((sorted(self._canonical.items()), sorted(self._tokenizer.user_word_tag_tab),
+                       sorted(STOP_WORDS), jieba.__version__))
+        self.fingerprint = hashlib.sha1(recipe.encode("utf-8")).hexdigest()[:12]
 
     def canonical(self, word: str) -> str:
         return self._canonical.get(word, word)
@@ -100,3 +106,29 @@ class Analyzer:
         """The query's own words (not canonicalised), longest first: used to place the snippet."""
         words = {t.strip() for t in self._tokenizer.cut(text or "")}
         return sorted((w for w in words if w and w not in STOP_WORDS and _WORD.search(w)), key=len, reverse=True)
+
+    def encode(self, title: str, body: str) -> str:
+        """The stored form of an article's terms (kb_articles.index_terms): fingerprint, title, body."""
+        return "\t".join((self.fingerprint, " ".join(self.terms(title)), " ".join(self.terms(body))))
+
+    def decode(self, stored: str | None) -> tuple[list[str], list[str]] | None:
+        """Title and body terms from `encode`, or None when they were made by another configuration."""
+        if not stored:
+            return None
+        parts = stored.split("\t")
+        if len(parts) != 3 or parts[0] != self.fingerprint:
+            return None
+        return parts[1].split(), parts[2].split()
+
+
+_shared: Analyzer | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_analyzer() -> Analyzer:
+    """One analyzer per process (jieba's dictionary is large)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Analyzer()
+        return _shared

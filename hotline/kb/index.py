@@ -128,13 +128,18 @@ class SearchIndex:
     def upsert(self, doc: IndexedArticle) -> None:
         self.upsert_many([doc])
 
-    def upsert_many(self, docs: list[IndexedArticle]) -> None:
-        """Add or replace articles. Term impacts use the average field lengths after the whole batch, so a
-        bulk load weighs its first and last documents alike; single changes later use the current ones."""
+    def upsert_many(self, docs: list[IndexedArticle],
+                    terms: list[tuple[list[str], list[str]] | None] | None = None) -> None:
+        """Add or replace articles. `terms`, parallel to `docs`, may give each one's (title, body) terms
+        already analysed (None: analyse here). Term impacts use the average field lengths after the whole
+        batch, so a bulk load weighs its first and last documents alike; single changes use the current ones."""
         analysed = []
-        for doc in docs:
+        for i, doc in enumerate(docs):
             self.remove(doc.article_id)
-            title, body = Counter(self.analyzer.terms(doc.title)), Counter(self.analyzer.terms(doc.body))
+            given = terms[i] if terms is not None else None
+            if given is None:
+                given = self.analyzer.terms(doc.title), self.analyzer.terms(doc.body)
+            title, body = Counter(given[0]), Counter(given[1])
             self._title_total += sum(title.values())
             self._body_total += sum(body.values())
             analysed.append((doc, title, body))

@@ -61,6 +61,7 @@ class KbArticle(Base):
     review_note: Mapped[str | None] = mapped_column(String(500), nullable=True)
     use_count: Mapped[int] = mapped_column(Integer, default=0)
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # kb_state.version at the last change
+    index_terms: Mapped[str | None] = mapped_column(Text, nullable=True)  # Analyzer.encode at the last change
 
     __table_args__ = (
         Index("ix_kb_articles_change_seq", "change_seq"),

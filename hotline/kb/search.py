@@ -19,26 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.domain import IVR_CATEGORY, Category
-from hotline.kb.analyzer import Analyzer
+from hotline.kb.analyzer import Analyzer, shared_analyzer
 from hotline.kb.index import IndexedArticle, SearchIndex
 from hotline.kb.models import KbArticle
 from hotline.kb.services import current_version
 from hotline.kb.state import ArticleStatus
 
 SNIPPET_CHARS = 80
-
-_shared_analyzer: Analyzer | None = None
-_analyzer_lock = threading.Lock()
-
-
-def shared_analyzer() -> Analyzer:
-    """One analyzer per process (jieba's dictionary is large)."""
-    global _shared_analyzer
-    with _analyzer_lock:
-        if _shared_analyzer is None:
-            _shared_analyzer = Analyzer()
-        return _shared_analyzer
-
+__all__ = ["KbSearchHit", "KnowledgeBase", "shared_analyzer", "to_indexed"]
 
 @dataclass(frozen=True, slots=True)
 class KbSearchHit:
@@ -95,15 +83,17 @@ class KnowledgeBase:
                 stmt = stmt.where(KbArticle.status == ArticleStatus.published.value)
             else:
                 stmt = stmt.where(KbArticle.change_seq > self.version)
-            published = []
+            published, analysed = [], []
             applied = 0
             for article in session.scalars(stmt.order_by(KbArticle.change_seq)).yield_per(1000):
                 if article.status == ArticleStatus.published.value:
                     published.append(to_indexed(article))
+                    # Terms stored at write time skip jieba here (most of a worker's start-up time).
+                    analysed.append(self.index.analyzer.decode(article.index_terms))
                 else:
                     self.index.remove(article.id)
                 applied += 1
-            self.index.upsert_many(published)
+            self.index.upsert_many(published, analysed)
             # The stamp read above, not the newest row seen: rows committed meanwhile are applied again
             # next time (upserts are idempotent) rather than ever skipped.
             self.version = version

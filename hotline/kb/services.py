@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline.domain import Category
+from hotline.kb.analyzer import shared_analyzer
 from hotline.kb.models import KbArticle, KbConsultation, KbHit, KbState, utcnow
 from hotline.kb.state import ArticleEvent, ArticleStatus, ArticleType, next_status
 from hotline.settings import get_settings
@@ -69,6 +70,8 @@ def _check(article: KbArticle) -> None:
 
 def _changed(session: Session, article: KbArticle, now: datetime) -> KbArticle:
     article.updated_at = now
+    # Analysed once here, so that every worker loading the KB skips jieba for this article.
+    article.index_terms = shared_analyzer().encode(article.title, article.body)
     article.change_seq = bump_version(session)
     session.commit()
     return article

@@ -79,3 +79,28 @@ def test_change_from_another_process_is_seen(db_url, db_session_factory) -> None
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert [h.article_id for h in kb.search("垃圾分类")] == [int(done.stdout.strip())]
+
+
+def test_stored_terms_are_used_and_stale_ones_ignored(db_session, db_session_factory) -> None:  # type: ignore[no-untyped-def]
+    from hotline.kb.models import KbArticle
+    from hotline.kb.services import bump_version
+
+    from .conftest import add_article
+
+    article_id = add_article(db_session, "公交线路调整", "部分公交线路因道路施工临时调整。")
+    analyzer = shared_analyzer()
+    stored = db_session.get(KbArticle, article_id).index_terms
+    body = "部分公交线路因道路施工临时调整。"
+    assert analyzer.decode(stored) == (analyzer.terms("公交线路调整"), analyzer.terms(body))
+
+    def restamp(index_terms: str) -> None:
+        article = db_session.get(KbArticle, article_id)
+        article.index_terms = index_terms
+        article.change_seq = bump_version(db_session)
+        db_session.commit()
+
+    kb = KnowledgeBase(db_session_factory, check_interval=0)
+    restamp(f"{analyzer.fingerprint}\t暗号\t")  # terms of this configuration are trusted as stored
+    assert [h.article_id for h in kb.search("暗号")] == [article_id] and kb.search("公交") == []
+    restamp("0123456789ab\t暗号\t")  # made by another configuration: analysed again from the text
+    assert kb.search("暗号") == [] and [h.article_id for h in kb.search("公交")] == [article_id]

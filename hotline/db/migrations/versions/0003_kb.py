@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("review_note", sa.String(500), nullable=True),
         sa.Column("use_count", sa.Integer, nullable=False),
         sa.Column("change_seq", sa.BigInteger, nullable=False),
+        sa.Column("index_terms", sa.Text, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_kb_articles"),
     )
     op.create_index("ix_kb_articles_change_seq", "kb_articles", ["change_seq"])
