@@ -59,14 +59,14 @@ class WorkOrder(Base):
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 — two agents moving one order: the second one fails
 
-    units: Mapped[list[OrderUnit]] = relationship(back_populates="order", cascade="all, delete-orphan",
-                                                  lazy="selectin")
+    # loaded when used (a created order is often not read back); lists ask for selectinload explicitly
+    units: Mapped[list[OrderUnit]] = relationship(back_populates="order", cascade="all, delete-orphan")
     deadlines: Mapped[list[OrderDeadline]] = relationship(back_populates="order", cascade="all, delete-orphan",
-                                                          lazy="selectin", order_by="OrderDeadline.due_at")
+                                                          order_by="OrderDeadline.due_at")
     transitions: Mapped[list[OrderTransition]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderTransition.id")
-    calls: Mapped[list[OrderCall]] = relationship(cascade="all, delete-orphan", lazy="selectin")
-    kb_articles: Mapped[list[OrderKbArticle]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    calls: Mapped[list[OrderCall]] = relationship(cascade="all, delete-orphan")
+    kb_articles: Mapped[list[OrderKbArticle]] = relationship(cascade="all, delete-orphan")
 
 
 class OrderUnit(Base):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from hotline.api_deps import get_db
 from hotline.audit.services import record
@@ -139,7 +139,9 @@ def list_orders(session: DB, principal: Anyone,
                 unit_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                 before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> OrderPage:
-    stmt = select(WorkOrder).order_by(WorkOrder.id.desc()).limit(limit)
+    stmt = (select(WorkOrder).order_by(WorkOrder.id.desc()).limit(limit)
+            .options(*(selectinload(r) for r in (WorkOrder.units, WorkOrder.deadlines, WorkOrder.calls,
+                                                 WorkOrder.kb_articles))))
     if status_ is not None:
         stmt = stmt.where(WorkOrder.status == status_)
     if caller_number:
