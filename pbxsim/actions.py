@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from hotline.ami.frames import Frame
 from pbxsim.channels import Channel
 from pbxsim.queues import QueueError
 from pbxsim.transfers import TransferError, blind_transfer, originate, redirect
@@ -53,13 +54,15 @@ def _hms(seconds: float) -> str:
 class Actions:
     def __init__(self, pbx: Pbx) -> None:
         self.pbx = pbx
+        self._frame: Frame | None = None
         self.handlers: dict[str, Callable[[dict[str, str], str | None], Reply]] = {
             name.lower(): getattr(self, f"do_{name.lower()}") for name in (
                 "Ping", "QueueAdd", "QueueRemove", "QueuePause", "QueuePenalty", "QueueStatus", "QueueSummary",
                 "CoreShowChannels", "Status", "Getvar", "Setvar", "Originate", "Redirect", "BlindTransfer",
                 "Atxfer", "Hangup", "ConfbridgeList", "ConfbridgeListRooms", "ConfbridgeKick", "PlayDTMF")}
 
-    def handle(self, headers: dict[str, str], action_id: str | None) -> Reply:
+    def handle(self, headers: dict[str, str], action_id: str | None, frame: Frame | None = None) -> Reply:
+        self._frame = frame
         name = headers.get("Action", "").lower()
         handler = self.handlers.get(name)
         if handler is None:
@@ -68,6 +71,17 @@ class Actions:
             return handler(headers, action_id)
         except (ActionError, QueueError, TransferError) as exc:
             return error(str(exc))
+
+    def _variables(self) -> dict[str, str]:
+        """Originate's `Variable` headers: repeated, each `NAME=value` (or several joined by commas)."""
+        values = self._frame.getall("Variable") if self._frame is not None else []
+        out: dict[str, str] = {}
+        for value in values:
+            for item in value.split(","):
+                key, sep, val = item.partition("=")
+                if sep and key.strip():
+                    out[key.strip()] = val
+        return out
 
     def _channel(self, headers: dict[str, str], key: str = "Channel") -> Channel:
         name = headers.get(key, "")
@@ -260,8 +274,12 @@ class Actions:
             priority = int(h.get("Priority") or 1)
         except ValueError:
             raise ActionError("Invalid priority") from None
+        try:
+            timeout = float(h.get("Timeout") or 30000) / 1000
+        except ValueError:
+            raise ActionError("Invalid timeout") from None
         originate(self.pbx, target, h.get("CallerID", ""), aid, application, h.get("Data", ""),
-                  h.get("Context"), h.get("Exten"), priority)
+                  h.get("Context"), h.get("Exten"), priority, self._variables(), timeout)
         return [ok("Originate successfully queued")]
 
     def do_redirect(self, h: dict[str, str], aid: str | None) -> Reply:

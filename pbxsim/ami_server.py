@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 
-from hotline.ami.frames import FrameDecoder, encode_frame
+from hotline.ami.frames import Frame, FrameDecoder, encode_frame
 from pbxsim.actions import Actions
 from pbxsim.events import Pairs
 from pbxsim.pbx import Pbx
@@ -75,7 +75,7 @@ class AmiSession:
                     if frame.errors and not frame.pairs:
                         self.send([("Response", "Error"), ("Message", "Invalid frame")])
                         continue
-                    self._action(frame.headers)
+                    self._action(frame.headers, frame)
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
@@ -85,7 +85,7 @@ class AmiSession:
                 await writer_task
             self.server.sessions.discard(self)
 
-    def _action(self, headers: dict[str, str]) -> None:
+    def _action(self, headers: dict[str, str], frame: Frame | None = None) -> None:
         action = headers.get("Action", "")
         action_id = headers.get("ActionID")
         name = action.lower()
@@ -111,7 +111,7 @@ class AmiSession:
         # The client sees its reply before the events the action causes.
         self._held = []
         try:
-            reply = self.server.actions.handle(headers, action_id)
+            reply = self.server.actions.handle(headers, action_id, frame)
         finally:
             held, self._held = self._held, None
         for pairs in reply:

@@ -120,18 +120,40 @@ class CitizenCall:
             self._finish()
             return
         pbx.var_set(ch, "AGISTATUS", status)
+        self._enqueue(ch.variables.get("HOTLINE_QUEUE", ""), 4)
+
+    def start_callback(self, channel: Channel, queue: str) -> None:
+        """asterisk_config's `[hotline-callback]`: the citizen answered an Originate of a callback and joins
+        `queue` with HOTLINE_PRIORITY (set by the Originate's Variable headers)."""
+        pbx = self.pbx
+        if pbx.clock.realtime:
+            self.done = asyncio.Event()
+        self.started_at = pbx.clock.now()
+        self.channel = channel
+        channel.call = self
+        channel.dtmf = DtmfSource(self.citizen.digits)
+        pbx.calls.append(self)
+        pbx.newexten(channel, "NoOp", f"callback {channel.variables.get('HOTLINE_CALLBACK_ID', '')}",
+                     context="hotline-callback", exten=queue, priority=1)
+        if self.citizen.hangup_after is not None:
+            self.timers.append(pbx.clock.call_later(self.citizen.hangup_after, self.citizen_hangs_up))
+        self._enqueue(queue, 2)
+
+    def _enqueue(self, wanted: str, priority_step: int) -> None:
+        """Set(QUEUE_PRIO=...) then Queue(<queue>,t,,,120)."""
+        pbx, ch = self.pbx, self.channel
+        assert ch is not None
         raw = ch.variables.get("HOTLINE_PRIORITY", "")
         prio = raw if raw != "" else "0"
-        pbx.newexten(ch, "Set", f"QUEUE_PRIO={prio}", priority=4)
+        pbx.newexten(ch, "Set", f"QUEUE_PRIO={prio}", priority=priority_step)
         pbx.var_set(ch, "QUEUE_PRIO", prio)
         try:
             priority = int(prio)
         except ValueError:
             priority = 0
-        wanted = ch.variables.get("HOTLINE_QUEUE", "")
         queue = wanted if wanted in pbx.queues.queues else pbx.config.default_queue
         self.queue = queue
-        pbx.newexten(ch, "Queue", f"{queue},t,,,120", priority=5)
+        pbx.newexten(ch, "Queue", f"{queue},t,,,120", priority=priority_step + 1)
         caller = pbx.queues.join(ch, queue, priority, self._after_queue)
         caller.on_connect = self._connected
         if self.citizen.patience is not None:
@@ -154,7 +176,7 @@ class CitizenCall:
         assert ch is not None
         if status == "TIMEOUT":
             self.outcome = "timeout"
-        pbx.newexten(ch, "Hangup", "", priority=6)
+        pbx.newexten(ch, "Hangup", "", priority=ch.priority + 1)
         pbx.dialplan_hangup(ch)
 
     def on_destroyed(self) -> None:

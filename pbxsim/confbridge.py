@@ -52,11 +52,19 @@ class ConfBridges:
             self.pbx.set_device_state(f"confbridge:{name}", "INUSE")
         return room
 
-    def join(self, channel: Channel, name: str) -> None:
+    def join(self, channel: Channel, name: str, user_profile: str = "") -> None:
+        """`user_profile` as in ConfBridge(room,bridge_profile,user_profile): a name with `citizen` or
+        `marked` makes a marked user, one with `member` or `end_marked` an end_marked one (the platform's
+        hotline_citizen / hotline_member profiles)."""
         pbx = self.pbx
         room = self.room(name)
         marked = pbx.config.conf_mark_citizen and channel.role == "citizen"
         end_marked = pbx.config.conf_mark_citizen and not marked
+        profile = user_profile.lower()
+        if "end_marked" in profile or "member" in profile:
+            marked, end_marked = False, True
+        elif "citizen" in profile or "marked" in profile:
+            marked, end_marked = True, False
         user = ConfUser(channel, pbx.clock.now(), marked, end_marked)
         room.users.append(user)
         channel.app, channel.appdata = "ConfBridge", name

@@ -50,6 +50,7 @@ class SimConfig:
     default_queue: str = "hotline-general"
     seats: dict[str, SeatBehaviour] = field(default_factory=dict)   # "1001" → behaviour
     default_seat: SeatBehaviour = field(default_factory=SeatBehaviour)
+    callback_behaviour: SeatBehaviour = field(default_factory=lambda: SeatBehaviour(answer_delay=Constant(3.0)))
     conf_mark_citizen: bool = False    # ConfBridge: citizen marked, others end_marked (room closes with the citizen)
     atxfer_code: str | None = "*2"     # features.conf atxfer; None: Atxfer fails as without the feature code
     gateway_answer_delay: float = 1.0  # the emergency gateway (110/119/120) answers after this

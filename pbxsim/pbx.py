@@ -61,6 +61,7 @@ class Pbx:
         self.calls: list[Any] = []      # every CitizenCall, for statistics
         self.dial_sessions: list[DialSession] = []
         self.globals: dict[str, str] = {}
+        self.callback_citizens: dict[str, Any] = {}   # number → the Citizen who answers a callback
         self.queues: QueueEngine
         self.confbridges: ConfBridges
         self._device_legs: dict[str, set[Channel]] = {}

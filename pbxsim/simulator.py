@@ -84,6 +84,10 @@ class Simulator:
         """Same effect as AMI QueueAdd (and the same events)."""
         self.pbx.queues.add_member(queue or self.config.default_queue, interface, name, penalty, paused, reason)
 
+    def expect_callback(self, number: str, citizen: Citizen | None = None) -> None:
+        """The citizen who answers when the platform calls `number` back (Originate PJSIP/<number>@carrier)."""
+        self.pbx.callback_citizens[number] = citizen or Citizen(caller=number)
+
     def call(self, citizen: Citizen) -> CitizenCall:
         call = CitizenCall(self.pbx, citizen)
         call.start()

@@ -10,7 +10,10 @@ Originate. What each does to the queue call, the bridge and the other party foll
 from __future__ import annotations
 
 from pbxsim.channels import Channel
-from pbxsim.pbx import DialSession, Pbx
+from pbxsim.citizens import Citizen
+from pbxsim.config import SeatBehaviour
+from pbxsim.distributions import Constant
+from pbxsim.pbx import EMERGENCY_NUMBERS, DialSession, Pbx
 from pbxsim.queues import QueueCaller, QueueSession
 
 
@@ -160,20 +163,36 @@ def blind_transfer(pbx: Pbx, name: str, context: str, exten: str) -> str:
 
 
 def originate(pbx: Pbx, target: str, caller_id: str, action_id: str | None, application: str | None,
-              data: str, context: str | None, exten: str | None, priority: int) -> None:
-    """Originate towards a seat (PJSIP/NNNN); the seat's softphone answers like it answers queue calls."""
-    endpoint = target.split("/", 1)[1] if "/" in target else target
-    endpoint = endpoint.split("@", 1)[0]
+              data: str, context: str | None, exten: str | None, priority: int,
+              variables: dict[str, str] | None = None, timeout: float = 30.0) -> None:
+    """Originate towards a seat (`PJSIP/NNNN`: its softphone answers as it answers queue calls), the emergency
+    gateway (`PJSIP/110`) or a citizen through the carrier (`PJSIP/<number>@carrier`: a callback, answered as
+    `SimConfig.callback_behaviour` says, with the citizen registered by `Simulator.expect_callback`)."""
+    resource = target.split("/", 1)[1] if "/" in target else target
+    number, _, trunk = resource.partition("@")
     name, num = "", caller_id
     if "<" in caller_id and caller_id.endswith(">"):
         name, _, num = caller_id[:-1].partition("<")
         name = name.strip().strip('"')
-    leg = pbx.new_channel(endpoint, "expert", caller_num=num or "<unknown>", caller_name=name or "<unknown>",
-                          connected_num=num or "<unknown>", connected_name=name or "<unknown>",
-                          context="from-agents", exten="s")
+    if trunk == "carrier":
+        endpoint, role, seat = "carrier", "citizen", pbx.config.callback_behaviour
+        citizen = pbx.callback_citizens.pop(number, None)
+        leg = pbx.new_channel(endpoint, role, caller_num=number, caller_name=citizen.name if citizen else "<unknown>",
+                              connected_num=num or "<unknown>", connected_name=name or "<unknown>",
+                              context="from-carrier", exten="s")
+    else:
+        endpoint = "emergency" if number in EMERGENCY_NUMBERS else number
+        role = "gateway" if endpoint == "emergency" else "expert"
+        seat = pbx.config.seat(endpoint) if role == "expert" else SeatBehaviour(
+            answer_delay=Constant(pbx.config.gateway_answer_delay))
+        citizen = None
+        leg = pbx.new_channel(endpoint, role, caller_num=num or "<unknown>", caller_name=name or "<unknown>",
+                              connected_num=num or "<unknown>", connected_name=name or "<unknown>",
+                              context="from-agents", exten="s")
+    for key, value in (variables or {}).items():
+        pbx.var_set(leg, key, value)
     pbx.newexten(leg, "AppDial2", "(Outgoing Line)")
-    pbx.emit("DialBegin", leg.headers("Dest"), [("DialString", endpoint)])
-    seat = pbx.config.seat(endpoint)
+    pbx.emit("DialBegin", leg.headers("Dest"), [("DialString", resource)])
 
     def respond(ok: bool, reason: str) -> None:
         pairs = [("ActionID", action_id)] if action_id else []
@@ -191,8 +210,14 @@ def originate(pbx: Pbx, target: str, caller_id: str, action_id: str | None, appl
         pbx.newstate(leg, 6)
         pbx.emit("DialEnd", leg.headers("Dest"), [("DialStatus", "ANSWER")])
         respond(True, "4")
+        if role == "citizen":
+            from pbxsim.calls import CitizenCall
+
+            CitizenCall(pbx, citizen or Citizen(caller=number)).start_callback(leg, exten or "")
+            return
         if application and application.lower() == "confbridge":
-            pbx.confbridges.join(leg, data.split(",")[0])
+            room, _, profiles = data.partition(",")
+            pbx.confbridges.join(leg, room, user_profile=profiles.partition(",")[2])
         elif context and exten and pbx.goto(leg, context, exten, priority):
             pass
         else:
@@ -217,4 +242,4 @@ def originate(pbx: Pbx, target: str, caller_id: str, action_id: str | None, appl
         answer = pbx.clock.call_later(seat.answer_delay.sample(pbx.rng), answered)
     else:
         answer = pbx.clock.call_later(1e9, lambda: None)
-    no_answer = pbx.clock.call_later(30.0, ring_out)
+    no_answer = pbx.clock.call_later(timeout, ring_out)

@@ -173,3 +173,36 @@ async def test_ami_hangup_of_a_waiting_caller_is_an_abandon(sim: Simulator, ami:
     await ami.wait_for(lambda f: f.event == "Hangup" and f.get("Channel") == join["Channel"])
     softs = [f for _, f in ami.events if f.event == "SoftHangupRequest" and f.get("Channel") == join["Channel"]]
     assert len(softs) == 1
+
+
+async def test_callback_originate_through_the_carrier_joins_the_queue_ahead(sim: Simulator, ami: RawAmi) -> None:
+    from hotline.ami.frames import encode_frame
+    from pbxsim.citizens import Citizen
+
+    await ami.send({"Action": "QueueAdd", "Queue": "hotline-general", "Interface": "PJSIP/1001", "Paused": "true"})
+    await sim.place_call(caller="13900001", talk_time=1)                  # already waiting, priority 0
+    await ami.wait_for(lambda f: f.event == "QueueCallerJoin")
+    sim.expect_callback("13900077", Citizen(caller="13900077", name="李四", talk_time=1))
+    ami.writer.write(encode_frame([
+        ("Action", "Originate"), ("Channel", "PJSIP/13900077@carrier"), ("Context", "hotline-callback"),
+        ("Exten", "hotline-general"), ("Priority", "1"), ("CallerID", "12345"), ("Timeout", "30000"),
+        ("ActionID", "cb-1"), ("Variable", "HOTLINE_CALLBACK_ID=cb-1"), ("Variable", "HOTLINE_PRIORITY=8")]))
+    response = await ami.wait_for(lambda f: f.event == "OriginateResponse")
+    assert (response["Response"], response["Reason"], response["ActionID"]) == ("Success", "4", "cb-1")
+    join = await ami.wait_for(lambda f: f.event == "QueueCallerJoin" and f.get("CallerIDNum") == "13900077")
+    assert (join["Position"], join["Count"], join["CallerIDName"]) == ("1", "2", "李四")
+    assert join["Channel"].startswith("PJSIP/carrier-")
+    await ami.send({"Action": "QueuePause", "Interface": "PJSIP/1001", "Paused": "false"})
+    first = await ami.wait_for(lambda f: f.event == "AgentConnect")
+    assert first["CallerIDNum"] == "13900077"
+
+
+async def test_callback_nobody_answers_reason_3(sim: Simulator, ami: RawAmi) -> None:
+    from pbxsim.config import SeatBehaviour
+
+    sim.config.callback_behaviour = SeatBehaviour(answer_probability=0.0)
+    await ami.send({"Action": "Originate", "Channel": "PJSIP/13900078@carrier", "Context": "hotline-callback",
+                    "Exten": "hotline-general", "Priority": "1", "Timeout": "5000", "ActionID": "cb-2"})
+    response = await ami.wait_for(lambda f: f.event == "OriginateResponse", timeout=5)
+    assert (response["Response"], response["Reason"]) == ("Failure", "3")
+    assert not [f for _, f in ami.events if f.event == "QueueCallerJoin"]
