@@ -49,7 +49,7 @@ def run_checks(conf_dir: Path, config_path: Path | None) -> int:
     deployment = Deployment.from_env(os.environ)
     problems = (checks.check_queues(conf_dir, config) + checks.check_contexts(conf_dir)
                 + checks.check_agi(conf_dir, deployment.agi_host, deployment.agi_port, ivr_flows())
-                + checks.check_endpoints_and_rooms(conf_dir, config)
+                + checks.check_endpoints_and_rooms(conf_dir, config) + checks.check_modules(conf_dir)
                 + checks.check_manager(conf_dir, deployment.ami_user, checks.actions_used_by(
                     PROJECT_ROOT, checks.PLATFORM_PACKAGES)))
     for problem in problems:

@@ -134,6 +134,26 @@ def check_endpoints_and_rooms(conf_dir: Path, config: AcdConfig) -> list[str]:
     return problems
 
 
+def check_modules(conf_dir: Path) -> list[str]:
+    """Every application and function the dialplan uses comes from a module modules.conf loads."""
+    from asterisk_config.modules import APP_MODULES, FUNCTION_MODULES
+
+    loaded = {s for _name, s in next(iter(load_sections(conf_dir / "modules.conf"))).items if _name == "load"}
+    problems = []
+    steps, _ = dialplan_steps(conf_dir / "extensions.conf")
+    text = (conf_dir / "extensions.conf").read_text(encoding="utf-8")
+    for step in _all(steps):
+        module = APP_MODULES.get(step.app)
+        if module is None:
+            problems.append(f"extensions.conf:{step.line}: application {step.app} has no module in APP_MODULES")
+        elif module != "pbx" and module not in loaded:
+            problems.append(f"extensions.conf:{step.line}: {step.app} needs {module}, which is not loaded")
+    for function, module in FUNCTION_MODULES.items():
+        if f"{function}(" in text and module not in loaded:
+            problems.append(f"extensions.conf uses {function}() but {module} is not loaded")
+    return problems
+
+
 def check_manager(conf_dir: Path, user: str, actions: Iterable[str]) -> list[str]:
     problems = []
     section = next((s for s in load_sections(conf_dir / "manager.conf") if s.name == user), None)

@@ -13,11 +13,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from acd.config import AcdConfig, load_acd_config
 from asterisk_config.ami_privileges import EXCLUDED_EVENTS, EXCLUDED_VARSETS, READ_CLASSES, WRITE_CLASSES
+from asterisk_config.modules import LOADS
 from hotline.domain import EmergencyService
 
 TEMPLATES = Path(__file__).with_name("templates")
 FILES = ("pjsip.conf", "extensions.conf", "queues.conf", "queuerules.conf", "confbridge.conf", "features.conf",
-         "manager.conf", "musiconhold.conf", "modules.conf", "logger.conf", "http.conf", "rtp.conf")
+         "manager.conf", "musiconhold.conf", "modules.conf", "logger.conf", "http.conf", "rtp.conf", "cdr.conf",
+         "cel.conf", "acl.conf", "udptl.conf", "pjproject.conf", "indications.conf", "ccss.conf")
 
 
 class MissingSecret(RuntimeError):
@@ -99,6 +101,7 @@ def render(config: AcdConfig, deployment: Deployment, env: Mapping[str, str]) ->
         "excluded_events": EXCLUDED_EVENTS,
         "excluded_varsets": EXCLUDED_VARSETS,
         "emergency_numbers": [service.value for service in EmergencyService],
+        "modules": LOADS,
     }
     return {name: jinja.get_template(f"{name}.j2").render(context) for name in FILES}
 

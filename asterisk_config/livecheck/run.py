@@ -36,10 +36,11 @@ AMI_PORT, AGI_PORT, SIP_PORT, CARRIER_PORT, AGENT_PORT = 15038, 14573, 15060, 15
 
 
 def asterisk_conf(work: Path, modules: Path) -> str:
+    prefix = modules.parents[2]  # <prefix>/lib/asterisk/modules
     dirs = {"astetcdir": work / "etc", "astmoddir": modules, "astvarlibdir": work / "lib",
-            "astdbdir": work / "lib", "astkeydir": work / "lib", "astdatadir": modules.parent,
+            "astdbdir": work / "lib", "astkeydir": work / "lib", "astdatadir": prefix / "var/lib/asterisk",
             "astagidir": work / "agi", "astspooldir": work / "spool", "astrundir": work / "run",
-            "astlogdir": work / "log", "astsbindir": modules.parent.parent.parent / "sbin"}
+            "astlogdir": work / "log", "astsbindir": prefix / "sbin"}
     for key, path in dirs.items():
         if key not in ("astmoddir", "astdatadir", "astsbindir"):
             Path(path).mkdir(parents=True, exist_ok=True)
@@ -48,6 +49,7 @@ def asterisk_conf(work: Path, modules: Path) -> str:
 
 
 def self_signed(work: Path) -> tuple[Path, Path]:
+    (work / "lib").mkdir(parents=True, exist_ok=True)
     key, cert = work / "lib" / "asterisk.key", work / "lib" / "asterisk.crt"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
                     "/CN=livecheck", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
@@ -88,8 +90,11 @@ async def main(args: argparse.Namespace) -> int:
                      "HOTLINE_FASTAGI_PORT": str(AGI_PORT), "DATABASE_URL": f"sqlite:///{work}/hotline.db"}
         subprocess.run([sys.executable, "-m", "hotline.cli", "migrate"], env=child_env, check=True)
         procs.append(subprocess.Popen([sys.executable, "-m", "ivr"], env=child_env, stdout=log, stderr=log))
+        ast_env = dict(os.environ)
+        if args.lib_dir:  # where a locally installed pjproject keeps its shared libraries
+            ast_env["LD_LIBRARY_PATH"] = ":".join(filter(None, [str(args.lib_dir), ast_env.get("LD_LIBRARY_PATH")]))
         procs.append(subprocess.Popen([str(args.asterisk), "-C", str(work / "etc" / "asterisk.conf"), "-f"],
-                                      stdout=log, stderr=log))
+                                      stdout=log, stderr=log, env=ast_env))
         await wait_port(AGI_PORT)
         await wait_port(AMI_PORT, 60)
         ami = AmiClient("127.0.0.1", AMI_PORT, "hotline", env["HOTLINE_AMI_SECRET"], action_timeout=10)
@@ -110,10 +115,14 @@ async def main(args: argparse.Namespace) -> int:
         print("AMI:", ami.banner)
         await ami.send_action({"Action": "QueueAdd", "Queue": "hotline-general", "Interface": "PJSIP/1001",
                                "MemberName": "agent-1001", "Penalty": "0"})
+        # seat 1001 registers, then its softphone answers on the same port (the contact is rewritten to it)
+        subprocess.run([str(args.sipp), "-sf", str(HERE / "agent_register.xml"), "-s", "1001", "-au", "1001",
+                        "-ap", env["HOTLINE_SEAT_PASSWORD_1001"], "-i", "127.0.0.1", "-p", str(AGENT_PORT),
+                        "-m", "1", "-nostdin", "-timeout", "10", f"127.0.0.1:{SIP_PORT}"],
+                       stdout=log, stderr=log, check=True)
         procs.append(subprocess.Popen(
-            [str(args.sipp), "-sf", str(HERE / "agent_uas.xml"), "-s", "1001", "-au", "1001", "-ap",
-             env["HOTLINE_SEAT_PASSWORD_1001"], "-i", "127.0.0.1", "-p", str(AGENT_PORT), "-m", "1", "-nostdin",
-             f"127.0.0.1:{SIP_PORT}"], stdout=log, stderr=log))
+            [str(args.sipp), "-sf", str(HERE / "agent_uas.xml"), "-i", "127.0.0.1", "-p", str(AGENT_PORT),
+             "-m", "20", "-nostdin", f"127.0.0.1:{SIP_PORT}"], stdout=log, stderr=log))
         await asyncio.sleep(3)  # registration and the first qualify
         procs.append(subprocess.Popen(
             [str(args.sipp), "-sn", "uac", "-s", "12345", "-i", "127.0.0.1", "-p", str(CARRIER_PORT), "-m", "1",
@@ -148,5 +157,6 @@ if __name__ == "__main__":
     parser.add_argument("--asterisk", type=Path, required=True)
     parser.add_argument("--modules", type=Path, required=True)
     parser.add_argument("--sipp", type=Path, required=True)
+    parser.add_argument("--lib-dir", type=Path, default=None, help="added to LD_LIBRARY_PATH for Asterisk")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/hotline-livecheck"))
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -29,7 +29,7 @@ def conf_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_file_is_rendered_and_parses_with_pyst2(conf_dir: Path) -> None:
     for name in FILES:
         sections = load_sections(conf_dir / name)
-        assert sections or name == "modules.conf", name
+        assert sections or name == "acl.conf", name
 
 
 def test_queues_cross_reference(conf_dir: Path) -> None:
@@ -47,6 +47,12 @@ def test_agi_urls_point_at_the_ivr_service(conf_dir: Path) -> None:
 
 def test_endpoints_rooms_and_transfer_codes(conf_dir: Path) -> None:
     assert checks.check_endpoints_and_rooms(conf_dir, CONFIG) == []
+
+
+def test_every_dialplan_application_has_its_module_loaded(conf_dir: Path) -> None:
+    assert checks.check_modules(conf_dir) == []
+    modules = (conf_dir / "modules.conf").read_text(encoding="utf-8")
+    assert "autoload = no" in modules and "load => app_queue.so" in modules
 
 
 def test_manager_user_may_send_every_action_the_platform_uses(conf_dir: Path) -> None:
