@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -142,6 +142,18 @@ _REPEAT_CANDIDATES = (
     .order_by(WorkOrder.created_at.desc()).limit(200))
 
 
+def _match_repeat(candidates: Iterable[Any], category: str, content: str, location: str | None, now: datetime,
+                  window: timedelta, policy: MatchPolicy) -> int | None:
+    for old in candidates:  # newest first
+        if old.category != category or old.created_at > now:
+            continue
+        recent = old.created_at >= now - window
+        if (recent or old.status == OrderStatus.terminal) and same_matter(
+                category, content, location, old.category, old.content, old.location, policy):
+            return old.id
+    return None
+
+
 def find_repeat_of(session: Session, number: str | None, category: str, content: str, location: str | None,
                    now: datetime, window: timedelta = REPEAT_WINDOW,
                    policy: MatchPolicy = DEFAULT_POLICY) -> int | None:
@@ -150,12 +162,23 @@ def find_repeat_of(session: Session, number: str | None, category: str, content:
     if not number:
         return None
     rows = session.execute(_REPEAT_CANDIDATES, {"number": number, "category": str(category), "now": now})
-    for old in rows:
-        recent = old.created_at >= now - window
-        if (recent or old.status == OrderStatus.terminal) and same_matter(
-                category, content, location, old.category, old.content, old.location, policy):
-            return old.id
-    return None
+    return _match_repeat(rows, str(category), content, location, now, window, policy)
+
+
+_BATCH_CANDIDATES = (
+    select(WorkOrder.id, WorkOrder.caller_number, WorkOrder.status, WorkOrder.created_at, WorkOrder.category,
+           WorkOrder.content, WorkOrder.location)
+    .where(WorkOrder.caller_number.in_(bindparam("numbers", expanding=True)), WorkOrder.created_at <= bindparam("now"))
+    .order_by(WorkOrder.created_at.desc()))
+
+
+def _repeat_candidates(session: Session, numbers: set[str], now: datetime) -> dict[str, list[Any]]:
+    """Earlier orders of every caller in a batch, newest first, in one round trip."""
+    out: dict[str, list[Any]] = {n: [] for n in numbers}
+    if numbers:
+        for row in session.execute(_BATCH_CANDIDATES, {"numbers": sorted(numbers), "now": now}):
+            out[row.caller_number].append(row)
+    return out
 
 
 def _check(data: NewOrder, index: int) -> tuple[Category, Urgency, Channel]:
@@ -189,8 +212,14 @@ def create_orders(session: Session, engine: DeadlineEngine, actor: Principal | s
         if missing:
             raise ValueError(f"unknown handling unit(s): {missing}")
     order_rows, plans = [], []
+    if len(items) > 1:
+        earlier = _repeat_candidates(session, {d.caller_number for d in items if d.caller_number}, now)
     for data, number, (category, urgency, channel) in zip(items, numbers, checked, strict=True):
-        repeat_id = find_repeat_of(session, data.caller_number, category, data.content, data.location, now)
+        if len(items) == 1:
+            repeat_id = find_repeat_of(session, data.caller_number, category, data.content, data.location, now)
+        else:  # orders of the same batch are not each other's repeats: they arrive together
+            repeat_id = _match_repeat(earlier.get(data.caller_number or "", ()), category.value, data.content,
+                                      data.location, now, REPEAT_WINDOW, DEFAULT_POLICY)
         closed = data.answer is not None
         order_rows.append({
             "number": number, "created_at": now, "updated_at": now, "channel": channel.value,

@@ -106,3 +106,15 @@ def test_repeated_report_within_handling_time_not_dispatched(db_session, engine,
     with pytest.raises(InvalidTransition, match="not dispatched again"):
         services.transition(db_session, engine, AGENT, again.id, "dispatch", unit_id=units["housing"],
                             now=MONDAY + dt.timedelta(hours=1))
+
+
+def test_batch_intake_detects_repeats_in_one_lookup(db_session, engine) -> None:
+    first = order(db_session, engine, "小区楼下餐馆油烟扰民", when=MONDAY - 2 * DAY)
+    items = [NewOrder(Category.complaint, "来信：楼下餐馆油烟扰民仍未解决", caller_number=NUMBER, channel="letter"),
+             NewOrder(Category.complaint, "来信：路面塌陷", caller_number=NUMBER, channel="letter",
+                      location="城南大道"),
+             NewOrder(Category.complaint, "来信：楼下餐馆油烟扰民", caller_number="13700000000", channel="letter")]
+    ids = services.create_orders(db_session, engine, AGENT, items, now=MONDAY)
+    db_session.commit()
+    got = [services.get_order(db_session, i).repeat_of_id for i in ids]
+    assert got == [first.id, None, None]
