@@ -44,9 +44,10 @@ def domain_routers() -> list[tuple[APIRouter, str]]:
     from hotline.units.resources import router as units
     from hotline.workorders.resources import router as workorders
     from ivr.resources import router as ivr
+    from metrics.resources import router as metrics
 
     return [(workorders, "/api"), (history, "/api"), (handoffs, "/api"), (units, "/api"), (acd, "/api"),
-            (kb, ""), (sla, ""), (ivr, "")]
+            (kb, ""), (sla, ""), (ivr, ""), (metrics, "")]
 
 
 def create_app(settings: Settings, session_factory: sessionmaker, bus: EventBus, *,

@@ -193,7 +193,7 @@ async def test_pages_contain_no_inline_script_and_no_external_resource(live: Con
     async with anon(live) as client:
         pages = [(await client.get("/login")).text]
     for name, path in (("agent1", "/agent"), ("expert1", "/expert"), ("super1", "/supervisor"),
-                       ("admin1", "/admin")):
+                       ("admin1", "/admin"), ("super1", "/supervisor/wallboard")):  # the last from metrics
         pages.append((await sessions[name].client.get(path)).text)
     for html in pages:
         assert "<script>" not in html and "onclick" not in html and "style=" not in html

@@ -73,7 +73,8 @@ def test_every_route_declares_its_roles(console: ConsoleServer) -> None:
     paths = {path for _, path, _, _ in routes}
     # the other domains' routers are part of the console
     for expected in ("/api/workorders", "/api/callers/{number}/history", "/api/kb/search", "/api/sla/policy",
-                     "/api/ivr/notice", "/ws", "/api/console/state"):
+                     "/api/ivr/notice", "/api/acd/me", "/api/metrics/wallboard", "/ws", "/ws/wallboard",
+                     "/api/console/state"):
         assert expected in paths, expected
     undeclared = [(m, p) for m, p, route, extra in routes
                   if (m, p) not in PUBLIC and m != "HEAD" and declared_roles(route, extra) is None]
@@ -118,16 +119,22 @@ async def test_role_matrix_http(live: ConsoleServer, sessions) -> None:  # type:
 
 
 async def test_role_matrix_websocket(live: ConsoleServer, sessions) -> None:  # type: ignore[no-untyped-def]
-    [(route, extra)] = [(r, e) for m, _, r, e in iter_routes(live.app) if m == "WS"]
-    allowed = declared_roles(route, extra)
-    assert allowed == frozenset(ALL_ROLES)
-    for role in ALL_ROLES:
-        ws = await connect(live.ws_url, origin=live.origin,  # type: ignore[arg-type]
-                           additional_headers={"Cookie": sessions[role].cookie})
-        assert '"welcome"' in await ws.recv()
-        await ws.close()
-    with pytest.raises(InvalidStatus):
-        await connect(live.ws_url, origin=live.origin)  # type: ignore[arg-type]
+    sockets = [(path, declared_roles(r, e)) for m, path, r, e in iter_routes(live.app) if m == "WS"]
+    assert ("/ws", frozenset(ALL_ROLES)) in sockets
+    base = live.ws_url[: -len("/ws")]
+    for path, allowed in sockets:
+        assert allowed is not None, path
+        for role in ALL_ROLES:
+            headers = {"Cookie": sessions[role].cookie}
+            if role in allowed:
+                ws = await connect(base + path, origin=live.origin, additional_headers=headers)  # type: ignore[arg-type]
+                await ws.close()
+            else:
+                with pytest.raises(InvalidStatus) as refused:
+                    await connect(base + path, origin=live.origin, additional_headers=headers)  # type: ignore[arg-type]
+                assert refused.value.response.status_code == 403, (path, role)
+        with pytest.raises(InvalidStatus):
+            await connect(base + path, origin=live.origin)  # type: ignore[arg-type]
 
 
 async def test_pages_admit_only_their_role(live: ConsoleServer, sessions) -> None:  # type: ignore[no-untyped-def]
