@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from hotline.ami.frames import Frame
 from pbxsim.channels import Channel
+from pbxsim.consult import ConsultError, attended_transfer
 from pbxsim.queues import QueueError
 from pbxsim.transfers import TransferError, blind_transfer, originate, redirect
 
@@ -300,8 +301,10 @@ class Actions:
         self._need(h, "Exten")
         if not self.pbx.config.atxfer_code:
             raise ActionError("No attended transfer feature code found")
-        # Consultation is not modelled: the transfer completes at once, like BlindTransfer.
-        blind_transfer(self.pbx, h["Channel"], h.get("Context", "from-agents"), h["Exten"])
+        try:
+            attended_transfer(self.pbx, h["Channel"], h.get("Context") or "from-agents", h["Exten"])
+        except ConsultError as exc:
+            raise ActionError(str(exc)) from None
         return [ok("Atxfer successfully queued")]
 
     # --- ConfBridge ----------------------------------------------------------------------------------------

@@ -206,3 +206,17 @@ async def test_callback_nobody_answers_reason_3(sim: Simulator, ami: RawAmi) -> 
     response = await ami.wait_for(lambda f: f.event == "OriginateResponse", timeout=5)
     assert (response["Response"], response["Reason"]) == ("Failure", "3")
     assert not [f for _, f in ami.events if f.event == "QueueCallerJoin"]
+
+
+async def test_atxfer_with_the_feature_code_consults(sim: Simulator, ami: RawAmi) -> None:
+    citizen, agent = await _answered_call(sim, ami)
+    (reply,) = await ami.send({"Action": "Atxfer", "Channel": agent, "Context": "from-agents", "Exten": "2001"})
+    assert reply["Message"] == "Atxfer successfully queued"
+    hold = await ami.wait_for(lambda f: f.event == "MusicOnHoldStart" and f.get("Channel") == citizen)
+    assert hold["Class"] == "default"
+    await ami.wait_for(lambda f: f.event == "DialEnd" and f.get("Channel") == agent and f["DialStatus"] == "ANSWER")
+    await ami.send({"Action": "Hangup", "Channel": agent})
+    xfer = await ami.wait_for(lambda f: f.event == "AttendedTransfer")
+    assert xfer["TransfereeChannel"] == citizen
+    (bad,) = await ami.send({"Action": "Atxfer", "Channel": citizen, "Context": "nowhere", "Exten": "9"})
+    assert bad["Response"] == "Error"
