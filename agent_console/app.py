@@ -37,6 +37,7 @@ def domain_routers() -> list[tuple[APIRouter, str]]:
     """The other domains' HTTP resources served by the console, with the prefix each is mounted under
     (routers whose own prefix lacks `/api` get it here). Every route declares its roles."""
     from acd.resources import router as acd
+    from bridge.controls.resources import router as calls
     from hotline.handoffs.resources import router as handoffs
     from hotline.history.resources import router as history
     from hotline.kb.resources import router as kb
@@ -47,7 +48,7 @@ def domain_routers() -> list[tuple[APIRouter, str]]:
     from metrics.resources import router as metrics
 
     return [(workorders, "/api"), (history, "/api"), (handoffs, "/api"), (units, "/api"), (acd, "/api"),
-            (kb, ""), (sla, ""), (ivr, ""), (metrics, "")]
+            (calls, ""), (kb, ""), (sla, ""), (ivr, ""), (metrics, "")]
 
 
 def create_app(settings: Settings, session_factory: sessionmaker, bus: EventBus, *,
@@ -58,7 +59,8 @@ def create_app(settings: Settings, session_factory: sessionmaker, bus: EventBus,
                heartbeat_seconds: float = 15.0, ws_block_ms: int = 1000,
                clock: Callable[[], float] = time.time) -> FastAPI:
     """`routers` ((router, prefix) pairs) defaults to `domain_routers()`; pass a list to serve others.
-    `ami` (a hotline.ami.client.AmiClient) lets the ACD routes act on the PBX; without it they answer 503."""
+    `ami` (a hotline.ami.client.AmiClient) lets the ACD and call-control routes act on the PBX; without it
+    they answer 503."""
     if settings.session_key is None:
         raise RuntimeError("missing secret: set HOTLINE_SESSION_KEY in the environment (or HOTLINE_DEMO=1)")
     app = FastAPI(title="12345 热线坐席控制台", docs_url=None, redoc_url=None, openapi_url=None)

@@ -61,7 +61,7 @@
       prefill(event);
       log(PopPanel.STATUS[event.type] + "：" + (event.caller_number || "未知号码"));
     } else if (event.type === "pop.hangup") {
-      if (event.call_id === currentCall) setText("pop-status", "已挂机");
+      if (event.call_id === currentCall) setText("pop-status", PopPanel.hangupText(event.reason));
       log("通话结束：" + (event.caller_number || event.call_id || ""));
     } else {
       log("事件：" + String(event.type));
@@ -136,6 +136,8 @@
     if (!currentCall) { toast("当前没有通话", true); return; }
     const action = button.dataset.action;
     const body = button.dataset.target ? { target: button.dataset.target } : {};
+    const summary = document.getElementById("wo-content").value.trim();
+    if (summary && (action === "transfer" || action === "threeway")) body.summary = summary;  // 警情摘要
     const path = "/api/calls/" + encodeURIComponent(currentCall) + "/" + action;
     const result = await api("POST", path, body);
     if (!result.ok) { toast(button.textContent + "失败：" + errorText(result), true); return; }

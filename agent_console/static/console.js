@@ -27,6 +27,7 @@ const HotlineConsole = (() => {
   function errorText(result) {
     const d = result.data && result.data.detail;
     if (typeof d === "string") return d;
+    if (d && typeof d === "object" && typeof d.message === "string") return d.message;
     if (Array.isArray(d)) return d.map((e) => (e && e.msg) || "").join("；");
     if (result.status === 404) return "该功能尚未开通 (404)";
     return "请求失败 (" + result.status + ")";

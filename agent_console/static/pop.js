@@ -77,18 +77,25 @@ const PopPanel = (() => {
     return li;
   }
 
+  const HANGUP = { ended: "已挂机", answered_elsewhere: "已由其他座席接听", ring_noanswer: "未接听" };
+  const hangupText = (reason) => HANGUP[reason] || "已挂机";
+
   function show(event, onUseKb) {
-    setText("pop-status", STATUS[event.type] || event.type);
+    setText("pop-status", event.type === "pop.hangup" ? hangupText(event.reason) : (STATUS[event.type] || event.type));
     setText("pop-caller", event.caller_number);
     setText("pop-ivr", ivrPath(event.ivr));
     const category = event.ivr && event.ivr.category;
     setText("pop-category", category ? (CATEGORY[category] || category) : "");
     setText("pop-wait", waitText(event.wait_seconds));
     setText("pop-call-id", event.call_id);
-    fillList(document.getElementById("pop-history"), historyItems(event.history),
-             (item) => el("li", {}, describe(item)), "无历史记录");
+    const historyList = document.getElementById("pop-history");
+    fillList(historyList, historyItems(event.history), (item) => el("li", {}, describe(item)), "无历史记录");
+    if (event.history && event.history.terminal_case) {  // 终结件: give the standard reply, no new dispatch
+      historyList.insertBefore(el("li", { className: "terminal" },
+        "终结件：" + (event.history.terminal_reply || "按终结件答复口径答复")), historyList.firstChild);
+    }
     fillList(document.getElementById("pop-kb"), event.kb_hits || [], (hit) => kbItem(hit, onUseKb), "无推荐");
   }
 
-  return { show, describe, historyItems, kbItem, fillList, waitText, ivrPath, when, CATEGORY, STATUS };
+  return { show, describe, historyItems, kbItem, fillList, waitText, ivrPath, when, hangupText, CATEGORY, STATUS };
 })();

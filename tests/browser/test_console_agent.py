@@ -115,6 +115,8 @@ def test_agent_logs_in_goes_idle_and_sees_a_pop(redis_url: str, redis_sync, db_e
             expect(page.locator("#wo-caller")).to_have_value("13912345678")
             expect(page.locator("#wo-call-id")).to_have_value("1732000000.42")
             expect(page.locator("#wo-category")).to_have_value("consult")
+            page.click("text=转110")  # bridge.controls route; this console has no PBX link: a clear refusal
+            expect(page.locator("#toast")).to_contain_text("转110失败：未连接交换机")
             page.locator("#pop-kb li button").click()
             expect(page.locator("#wo-kb-used li")).to_contain_text("社保卡补办流程")
             # deadlines come from the work-order preview API before the order can be saved

@@ -21,7 +21,7 @@ from .conftest import Session, login
 from .server import ROLE_USER, ConsoleServer
 
 PUBLIC = {("GET", "/"), ("GET", "/login"), ("POST", "/login"), ("GET", "/healthz")}
-PATH_VALUES = {"number": "13912345678"}
+PATH_VALUES = {"number": "13912345678", "call_id": "1732000000.42"}
 ALL_ROLES = tuple(Role)
 
 
@@ -73,7 +73,8 @@ def test_every_route_declares_its_roles(console: ConsoleServer) -> None:
     paths = {path for _, path, _, _ in routes}
     # the other domains' routers are part of the console
     for expected in ("/api/workorders", "/api/callers/{number}/history", "/api/kb/search", "/api/sla/policy",
-                     "/api/ivr/notice", "/api/acd/me", "/api/metrics/wallboard", "/ws", "/ws/wallboard",
+                     "/api/ivr/notice", "/api/acd/me", "/api/metrics/wallboard", "/api/calls/{call_id}/transfer",
+                     "/ws", "/ws/wallboard",
                      "/api/console/state"):
         assert expected in paths, expected
     undeclared = [(m, p) for m, p, route, extra in routes
