@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 CAUSE_TEXT = {0: "Unknown", 16: "Normal Clearing", 17: "User busy", 19: "No user responding",
               21: "Call Rejected", 127: "Interworking, unspecified"}
 EMERGENCY_NUMBERS = ("110", "119", "120")
+# Contexts whose extensions are ConfBridge rooms, with the user profile they join with: the rig's
+# `[conference]` (default profiles) and asterisk_config's three-way contexts (marked citizen, end_marked rest).
+CONFERENCE_CONTEXTS = {"conference": "", "threeway-citizen": "hotline_citizen", "threeway-member": "hotline_member"}
 DEVICE_CODES = {"UNKNOWN": 0, "NOT_INUSE": 1, "INUSE": 2, "BUSY": 3, "INVALID": 4, "UNAVAILABLE": 5,
                 "RINGING": 6, "RINGINUSE": 7, "ONHOLD": 8}
 
@@ -316,9 +319,9 @@ class Pbx:
     # --- dialplan targets of Redirect / BlindTransfer -------------------------------------------------------
     def goto(self, channel: Channel, context: str, exten: str, priority: int = 1) -> bool:
         """Run `context,exten,priority` of rig-config/extensions.conf on a channel that left its bridge."""
-        if context == "conference":
+        if context in CONFERENCE_CONTEXTS:
             channel.context, channel.exten, channel.priority = context, exten, priority
-            self.confbridges.join(channel, exten)
+            self.confbridges.join(channel, exten, user_profile=CONFERENCE_CONTEXTS[context])
             return True
         if context in ("transfer-emergency", "from-agents") and exten in EMERGENCY_NUMBERS:
             channel.context, channel.exten, channel.priority = context, exten, priority
@@ -338,7 +341,7 @@ class Pbx:
 
     @staticmethod
     def can_goto(context: str, exten: str) -> bool:
-        if context == "conference":
+        if context in CONFERENCE_CONTEXTS:
             return bool(exten)
         if context in ("transfer-emergency", "from-agents") and exten in EMERGENCY_NUMBERS:
             return True

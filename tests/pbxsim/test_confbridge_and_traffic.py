@@ -102,3 +102,22 @@ def test_distribution_notation() -> None:
     assert parse("lognormal:240,120") == LogNormal(240.0, 120.0)
     with pytest.raises(ValueError):
         parse("gamma:1")
+
+
+def test_asterisk_config_threeway_contexts_close_the_room_with_the_citizen() -> None:
+    sim = Simulator(SimConfig(agi_url=None), virtual=True, start_time=T0)
+    rec = Recorder(sim)
+    sim.add_member("PJSIP/1001", "agent-1001")
+    call = sim.call(Citizen(talk_time=None, hangup_after=60))
+    sim.run_until(T0 + 10)
+    connect = rec.named("AgentConnect")[0]
+    room = f"3w-{call.uniqueid}"
+    originate(sim.pbx, "PJSIP/2001", "Hotline <12345>", "o-1", None, "", "threeway-member", room, 1)
+    sim.run_until(T0 + 15)
+    redirect(sim.pbx, connect["Channel"], "threeway-citizen", room, 1,
+             (connect["DestChannel"], "threeway-member", room, 1))
+    sim.run_until(T0 + 120)
+    users = sim.pbx.confbridges
+    assert room not in users.rooms
+    assert rec.named("ConfbridgeEnd", Conference=room)
+    assert sim.pbx.channels.alive() == []
