@@ -40,7 +40,8 @@ async def pbx_link(ctx: RoleContext) -> Any:
 
 
 def server_for(ctx: RoleContext, ami: Any = None) -> uvicorn.Server:
-    app = create_app(ctx.settings, ctx.session_factory, ctx.bus, ami=ami)
+    app = create_app(ctx.settings, ctx.session_factory, ctx.bus, ami=ami,
+                     idle_timeout=ctx.settings.session_idle_timeout)
     config = uvicorn.Config(app, host=ctx.settings.console_host, port=ctx.settings.console_port,
                             ws_max_size=WS_MAX_SIZE, proxy_headers=False, log_level="info", lifespan="off")
     return _Server(config)

@@ -14,11 +14,13 @@ Stream names used across the platform:
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
 
+log = logging.getLogger(__name__)
 DEFAULT_MAXLEN = 100_000  # approximate trim: streams are a replay window, not the archive
 
 
@@ -46,7 +48,8 @@ class EventBus:
         """Entries after `last_id`, without blocking (the replay a reconnecting client asks for)."""
         rows = await self.redis.xrange(self.key(stream), min=f"({last_id}" if last_id != "0-0" else "-",
                                        count=count)
-        return [(entry_id, json.loads(fields["data"])) for entry_id, fields in rows]
+        decoded = ((entry_id, _decode(self.key(stream), entry_id, fields)) for entry_id, fields in rows)
+        return [(entry_id, event) for entry_id, event in decoded if event is not None]
 
     async def subscribe(self, streams: dict[str, str], block_ms: int = 1000,
                         count: int = 500) -> AsyncIterator[tuple[str, str, dict]]:
@@ -57,9 +60,24 @@ class EventBus:
             reply = await self.redis.xread(cursor, block=block_ms, count=count)
             for key, entries in reply or []:
                 for entry_id, fields in entries:
-                    cursor[key] = entry_id
-                    yield key[strip:], entry_id, json.loads(fields["data"])
+                    cursor[key] = entry_id  # a bad entry is skipped, never re-read forever
+                    event = _decode(key, entry_id, fields)
+                    if event is not None:
+                        yield key[strip:], entry_id, event
 
     async def last_id(self, stream: str) -> str:
         info = await self.redis.xrevrange(self.key(stream), count=1)
         return info[0][0] if info else "0-0"
+
+
+def _decode(key: str, entry_id: str, fields: dict) -> dict | None:
+    """An entry's event, or None (logged) for an entry some other writer put there that is not ours."""
+    try:
+        event = json.loads(fields["data"])
+    except (KeyError, TypeError, ValueError) as exc:
+        log.error("skipping malformed entry %s on %s: %r", entry_id, key, exc)
+        return None
+    if not isinstance(event, dict):
+        log.error("skipping entry %s on %s: not an object", entry_id, key)
+        return None
+    return event

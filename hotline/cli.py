@@ -6,7 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from hotline.settings import get_settings
 
@@ -38,8 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     settings.require_secrets()
     roles = parse_roles(args.roles)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_roles(settings, roles))
+        asyncio.run(_until_signalled(run_roles(settings, roles)))
     return 0
+
+
+async def _until_signalled(main: Coroutine[Any, Any, None]) -> None:
+    """SIGTERM/SIGINT cancel the roles, so that their cleanup (embedded Redis, AMI, bus) runs."""
+    task = asyncio.ensure_future(main)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 if __name__ == "__main__":

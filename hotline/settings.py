@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     console_port: int = 8000
     session_key: SecretStr | None = None
     session_max_age: int = Field(8 * 3600, description="seconds a console session lives")
+    session_idle_timeout: int = Field(30 * 60, description="seconds without a request before a session ends")
 
     # The city whose regulation is in force: selects the SLA policy file
     city_policy: Literal["ziyang", "foshan"] = "ziyang"
