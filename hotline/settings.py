@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     short_abandon_seconds: int = Field(5, description="abandons shorter than this are not counted as offered")
     service_level_seconds: int = Field(15, description="GB/T 33358: answered within 15 s")
 
+    # Ziyang art. 20: orders pushed to the provincial 12345 platform; empty keeps them in the outbox
+    provincial_endpoint: str = Field("", description="URL the outbox delivers provincial orders to")
+
     data_dir: Path = PROJECT_ROOT / "var"
 
     @model_validator(mode="after")
