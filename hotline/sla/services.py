@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 
 YearLoadedHook = Callable[[Session, DeadlineEngine], int]
 # "module:function" hooks resolved when a year is loaded; a module not (yet) present is skipped and reported
-DEFAULT_HOOKS = ("hotline.workorders.services:recompute_provisional",)
+# Everything whose due times depend on the calendar is recomputed when an official year is loaded.
+DEFAULT_HOOKS = ("hotline.workorders.services:recompute_provisional",
+                 "hotline.kb.services:recompute_review_deadlines")
 _hooks: list[YearLoadedHook] = []
 
 
