@@ -1,8 +1,9 @@
 """The delivery worker: posts pending outbox rows to the provincial endpoint with retries.
 
 State lives only in the rows (attempts, next_attempt_at), so a worker that stops, crashes or restarts
-carries on where the last one left off. The receiver gets an `Idempotency-Key` header: a message
-delivered but not yet marked (crash in between) is sent again and must be recognised there.
+carries on where the last one left off: a row it had leased is due again when the lease runs out.
+The receiver gets an `Idempotency-Key` header: a message delivered but not yet marked (crash in
+between) is sent again and must be recognised there.
 """
 
 from __future__ import annotations
@@ -11,16 +12,17 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Row, select, update
+from sqlalchemy.orm import sessionmaker
 
 from hotline.outbox.models import OutboxMessage
 from hotline.outbox.services import backoff
 
 log = logging.getLogger(__name__)
+LEASE_MARGIN = 30.0  # seconds beyond the HTTP timeout before a leased row is due again
 
 
 @dataclass
@@ -41,13 +43,23 @@ class OutboxWorker:
         self._client = client
         self._stop = asyncio.Event()
 
-    def _claim(self, session: Session, now: datetime) -> list[OutboxMessage]:
-        stmt = (select(OutboxMessage)
-                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(self.policy.batch))
-        if session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)  # several workers never send one row twice at once
-        return list(session.scalars(stmt))
+    def _lease(self, now: datetime) -> list[Row]:
+        """Claim due rows in one statement by pushing their next attempt past the delivery timeout: another
+        worker skips them, and if this one dies they are due again once the lease runs out. No transaction
+        stays open during HTTP (SQLite would refuse the late write; PostgreSQL would hold row locks)."""
+        due = (select(OutboxMessage.id)
+               .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+               .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(self.policy.batch))
+        with self.session_factory() as session, session.begin():
+            if session.get_bind().dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)  # two workers never lease the same row
+            lease = now + timedelta(seconds=self.policy.timeout + LEASE_MARGIN)
+            stmt = (update(OutboxMessage).where(OutboxMessage.id.in_(due.scalar_subquery()))
+                    .values(next_attempt_at=lease)
+                    .returning(OutboxMessage.id, OutboxMessage.key, OutboxMessage.topic, OutboxMessage.payload,
+                               OutboxMessage.attempts))
+            rows = session.execute(stmt, execution_options={"synchronize_session": False}).all()
+        return sorted(rows, key=lambda r: r.id)
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Try every due message once; returns how many were delivered."""
@@ -55,32 +67,36 @@ class OutboxWorker:
         client = self._client or httpx.AsyncClient(timeout=self.policy.timeout)
         delivered = 0
         try:
-            with self.session_factory() as session, session.begin():
-                for message in self._claim(session, now):
-                    delivered += await self._deliver(client, message, now)
+            for row in self._lease(now):
+                delivered += await self._deliver(client, row, now)
         finally:
             if self._client is None:
                 await client.aclose()
         return delivered
 
-    async def _deliver(self, client: httpx.AsyncClient, message: OutboxMessage, now: datetime) -> int:
-        message.attempts += 1
+    async def _deliver(self, client: httpx.AsyncClient, row: Row, now: datetime) -> int:
+        attempts = row.attempts + 1
+        values: dict = {"attempts": attempts}
         try:
-            response = await client.post(self.endpoint, json={"topic": message.topic, "key": message.key,
-                                                              "payload": message.payload},
-                                         headers={"Idempotency-Key": message.key})
+            response = await client.post(self.endpoint, json={"topic": row.topic, "key": row.key,
+                                                              "payload": row.payload},
+                                         headers={"Idempotency-Key": row.key})
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            if message.attempts >= self.policy.max_attempts:
-                message.status = "dead"
-                log.error("outbox %s given up after %d attempts: %s", message.key, message.attempts, exc)
+            values["last_error"] = f"{type(exc).__name__}: {exc}"[:2000]
+            if attempts >= self.policy.max_attempts:
+                values["status"] = "dead"
+                log.error("outbox %s given up after %d attempts: %s", row.key, attempts, exc)
             else:
-                message.next_attempt_at = now + backoff(message.attempts, self.policy.base_delay,
-                                                        self.policy.max_delay)
-            return 0
-        message.status, message.delivered_at, message.last_error = "delivered", datetime.now(UTC), None
-        return 1
+                values["next_attempt_at"] = now + backoff(attempts, self.policy.base_delay, self.policy.max_delay)
+            ok = 0
+        else:
+            values.update(status="delivered", delivered_at=datetime.now(UTC), last_error=None)
+            ok = 1
+        with self.session_factory() as session, session.begin():
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values),
+                            execution_options={"synchronize_session": False})
+        return ok
 
     async def run(self, poll_interval: float = 1.0) -> None:
         """Deliver until `stop()`; each pass is its own transaction."""

@@ -10,7 +10,7 @@ from sqlalchemy.orm import sessionmaker
 
 from hotline.bus import EventBus
 from hotline.sla import DeadlineEngine
-from hotline.workorders.services import scan_deadlines
+from hotline.workorders.services import mark_alerted, scan_deadlines
 
 SUPERVISORS = "supervisors"
 log = logging.getLogger(__name__)
@@ -18,13 +18,15 @@ log = logging.getLogger(__name__)
 
 async def publish_deadline_alerts(bus: EventBus, session_factory: sessionmaker, engine: DeadlineEngine,
                                   now: datetime | None = None) -> int:
-    """One scanner pass: find, publish, then commit (a crash before commit re-sends, never loses)."""
+    """One scanner pass: find, publish, then remember (a crash before the last step re-sends, never loses)."""
     now = now or datetime.now(UTC)
     with session_factory() as session:
         alerts = scan_deadlines(session, engine, now)
-        for alert in alerts:
-            await bus.publish(SUPERVISORS, {**alert.event(), "ts": now.timestamp()})
-        session.commit()
+        session.rollback()  # no write lock held while publishing (SQLite would stall every other writer)
+    for alert in alerts:
+        await bus.publish(SUPERVISORS, {**alert.event(), "ts": now.timestamp()})
+    with session_factory() as session, session.begin():
+        mark_alerted(session, alerts)
     return len(alerts)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -431,6 +431,8 @@ def recompute_provisional(session: Session, engine: DeadlineEngine) -> int:
 class DeadlineAlert:
     type: str  # order.near_due | order.overdue
     label: str | None
+    deadline_id: int
+    level: int
     order_id: int
     number: str
     kind: str
@@ -472,7 +474,15 @@ def scan_deadlines(session: Session, engine: DeadlineEngine, now: datetime | Non
         order = row.order
         lead = next((u.unit_id for u in order.units if u.role == "lead"), None)
         kind = "order.overdue" if level == ALERT_RED else "order.near_due"
-        alerts.append(DeadlineAlert(kind, verdict.label, order.id, order.number, row.kind, row.due_at, row.rule,
-                                    order.status, order.category, order.urgency, lead))
+        alerts.append(DeadlineAlert(kind, verdict.label, row.id, level, order.id, order.number, row.kind,
+                                    row.due_at, row.rule, order.status, order.category, order.urgency, lead))
     session.flush()
     return alerts
+
+
+def mark_alerted(session: Session, alerts: Iterable[DeadlineAlert]) -> None:
+    """Remember cards already published (a short write, after publishing: never a lock held across I/O)."""
+    for alert in alerts:
+        session.execute(update(OrderDeadline)
+                        .where(OrderDeadline.id == alert.deadline_id, OrderDeadline.alert_level < alert.level)
+                        .values(alert_level=alert.level), execution_options={"synchronize_session": False})

@@ -1,0 +1,53 @@
+"""The background loops together, on real Redis, a real database and a real HTTP endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from sqlalchemy import select
+
+from hotline.bus import EventBus
+from hotline.calls.models import Call
+from hotline.domain import Category
+from hotline.outbox.models import OutboxMessage
+from hotline.outbox.worker import DeliveryPolicy
+from hotline.workorders import services
+from hotline.workorders.notifier import SUPERVISORS
+from hotline.workorders.runner import Background, run_background
+from hotline.workorders.services import NewOrder
+
+from .conftest import AGENT
+from .test_outbox import Province
+
+
+async def test_background_persists_calls_delivers_outbox_and_raises_cards(db_session_factory, engine,
+                                                                        redis_async) -> None:
+    bus = EventBus(redis_async)
+    province = Province(fail=1)
+    overdue_since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)  # its 2-hour dispatch clock ran out
+    with db_session_factory() as s:
+        services.create_order(s, engine, AGENT, NewOrder(Category.help, "井盖丢失"), now=overdue_since)
+        s.commit()
+    await bus.publish("calls", {"type": "call.ended", "call_id": "1763.77", "ts": 1.0, "state": "ended",
+                                "call": {"caller_number": "13912345678", "outcome": "abandoned"}})
+    stop = asyncio.Event()
+    background = Background(bus, db_session_factory, engine, province.url, scan_interval=0.05, outbox_poll=0.05,
+                            policy=DeliveryPolicy(base_delay=0.05, max_delay=0.1))
+    runner = asyncio.create_task(run_background(background, stop))
+    try:
+        for _ in range(800):  # up to ~20 s on a loaded machine; normally a few passes
+            with db_session_factory() as s:
+                call = s.scalars(select(Call)).one_or_none()
+                sent = s.scalars(select(OutboxMessage.status)).all()
+            cards = [e for _, e in await bus.read_since(SUPERVISORS)]
+            if call is not None and sent == ["delivered"] and cards:
+                break
+            await asyncio.sleep(0.025)
+    finally:
+        stop.set()
+        await runner
+        province.close()
+    assert call is not None and call.outcome == "abandoned"
+    assert sent == ["delivered"] and len(province.received) == 2  # one failure, one retry
+    assert [c["type"] for c in cards] == ["order.overdue"]
