@@ -1,4 +1,5 @@
-"""The background loops together, on real Redis, a real database and a real HTTP endpoint."""
+"""The background loops together (as the scheduler role and the calls consumer run them), on real Redis,
+a real database and a real HTTP endpoint."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import datetime as dt
 from sqlalchemy import select
 
 from hotline.bus import EventBus
+from hotline.calls.bus_consumer import CallsConsumer
 from hotline.calls.models import Call
 from hotline.domain import Category
 from hotline.outbox.models import OutboxMessage
-from hotline.outbox.worker import DeliveryPolicy
+from hotline.outbox.worker import DeliveryPolicy, OutboxWorker
 from hotline.workorders import services
-from hotline.workorders.notifier import SUPERVISORS
-from hotline.workorders.runner import Background, run_background
+from hotline.workorders.notifier import SUPERVISORS, run_scanner
 from hotline.workorders.services import NewOrder
 
 from .conftest import AGENT
@@ -31,10 +32,10 @@ async def test_background_persists_calls_delivers_outbox_and_raises_cards(db_ses
         s.commit()
     await bus.publish("calls", {"type": "call.ended", "call_id": "1763.77", "ts": 1.0, "state": "ended",
                                 "call": {"caller_number": "13912345678", "outcome": "abandoned"}})
-    stop = asyncio.Event()
-    background = Background(bus, db_session_factory, engine, province.url, scan_interval=0.05, outbox_poll=0.05,
-                            policy=DeliveryPolicy(base_delay=0.05, max_delay=0.1))
-    runner = asyncio.create_task(run_background(background, stop))
+    outbox = OutboxWorker(db_session_factory, province.url, DeliveryPolicy(base_delay=0.05, max_delay=0.1))
+    loops = [asyncio.create_task(CallsConsumer(bus, db_session_factory).run(block_ms=50)),
+             asyncio.create_task(run_scanner(bus, db_session_factory, engine, interval=0.05)),
+             asyncio.create_task(outbox.run(poll_interval=0.05))]
     try:
         for _ in range(800):  # up to ~20 s on a loaded machine; normally a few passes
             with db_session_factory() as s:
@@ -45,8 +46,10 @@ async def test_background_persists_calls_delivers_outbox_and_raises_cards(db_ses
                 break
             await asyncio.sleep(0.025)
     finally:
-        stop.set()
-        await runner
+        outbox.stop()
+        for loop in loops:
+            loop.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
         province.close()
     assert call is not None and call.outcome == "abandoned"
     assert sent == ["delivered"] and len(province.received) == 2  # one failure, one retry
