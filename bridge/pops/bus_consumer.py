@@ -7,14 +7,18 @@ agents' streams.
     call.ended                    → pop.hangup (ended) to every agent/expert that had the call
 
 A pop goes to the agent named by the event only. Restarts: the group remembers what was acknowledged;
-entries read but not acknowledged (a crash mid-way) are read again first, and each entry's pops are
-published in the same transaction as its XACK (notifier.py), so nothing is lost or doubled.
+entries read but not acknowledged (a crash mid-way) are read again first. An entry whose pops need no
+database read is acknowledged in the same transaction as its pops are published (notifier.py). An entry
+whose pop read a caller's history is acknowledged only once its audit entry is committed (AuditWriter,
+batched off the pop's path): if the process dies in between, the entry is read again, the read audited
+again, and pops already in the agent's stream (same `source_id`) are not published twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -23,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError, ResponseError
 
 from bridge.pops.notifier import PopNotifier
-from bridge.pops.services import PopBuilder, make_pop, pop_actor
-from hotline.bus import EventBus
+from bridge.pops.services import AuditWriter, PopBuilder, make_pop, pop_actor
+from hotline.bus import EventBus, agent_stream
 
 if TYPE_CHECKING:
     from hotline.runtime import RoleContext
@@ -38,7 +42,8 @@ CLAIM_IDLE_MS = 30_000  # entries another (dead) consumer read and never acknowl
 
 class PopConsumer:
     def __init__(self, bus: EventBus, builder: PopBuilder, *, group: str = GROUP, consumer: str | None = None,
-                 stream: str = CALLS_STREAM, start_id: str = "$", block_ms: int = 1000) -> None:
+                 stream: str = CALLS_STREAM, start_id: str = "$", block_ms: int = 1000,
+                 audit_session_factory: Any = None) -> None:
         self.bus = bus
         self.builder = builder
         self.notifier = PopNotifier(bus)
@@ -50,6 +55,11 @@ class PopConsumer:
         self.handled = 0
         self.pops_sent = 0
         self._had: dict[str, set[str]] = {}  # call id → agents that got a pop for it (to tell them it ended)
+        self.audit_session_factory = audit_session_factory or builder.session_factory
+        self._audit: AuditWriter | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._replaying = False
+        self._acks: set[asyncio.Task[Any]] = set()
 
     @property
     def key(self) -> str:
@@ -62,8 +72,28 @@ class PopConsumer:
             if "BUSYGROUP" not in str(exc):
                 raise
 
+    def _audited(self, entry_ids: list[str]) -> None:
+        """From the audit thread: these entries' reads are on record, acknowledge them."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._ack_soon, entry_ids)
+
+    def _ack_soon(self, entry_ids: list[str]) -> None:
+        task = asyncio.ensure_future(self.bus.redis.xack(self.key, self.group, *entry_ids))
+        self._acks.add(task)
+        task.add_done_callback(self._acks.discard)
+
     async def run(self) -> None:
         """Forever: take over abandoned entries, read our own pending ones, then new ones."""
+        self._loop = asyncio.get_running_loop()
+        self._audit = AuditWriter(self.audit_session_factory, self._audited)
+        try:
+            await self._run()
+        finally:
+            await asyncio.to_thread(self._audit.close)
+            if self._acks:
+                await asyncio.gather(*self._acks, return_exceptions=True)
+
+    async def _run(self) -> None:
         await self.ensure_group()
         with contextlib.suppress(ResponseError):  # XAUTOCLAIM needs Redis ≥ 6.2
             await self.bus.redis.xautoclaim(self.key, self.group, self.consumer, CLAIM_IDLE_MS, "0-0", count=1000)
@@ -72,7 +102,7 @@ class PopConsumer:
         while True:
             try:
                 reply = await self.bus.redis.xreadgroup(self.group, self.consumer, {self.key: cursor},
-                                                        count=100, block=None if cursor == "0" else self.block_ms)
+                                                        count=100, block=None if cursor != ">" else self.block_ms)
             except (RedisError, OSError) as exc:
                 log.warning("reading %s failed (%s): retrying in %.2f s", self.stream, exc, delay)
                 await asyncio.sleep(delay)
@@ -80,61 +110,88 @@ class PopConsumer:
                 continue
             delay = 0.05
             entries = reply[0][1] if reply else []
-            if cursor == "0" and not entries:
-                cursor = ">"
-                continue
+            self._replaying = cursor != ">"
+            if self._replaying:
+                if not entries:
+                    cursor = ">"
+                    continue
+                cursor = entries[-1][0]  # on through our pending entries (some stay pending until audited)
             await self.handle_batch(entries)
 
     async def handle_batch(self, entries: list[tuple[str, dict[str, str] | None]]) -> None:
-        import json
-
         idle: list[str] = []
         for entry_id, fields in entries:
             if not fields:  # trimmed away while pending: nothing left to do
                 idle.append(entry_id)
                 continue
+            audit = None
             try:
                 event = json.loads(fields["data"])
-                pops = await self.pops_for(event, entry_id)
+                pops, audit = await self.pops_for(event, entry_id)
             except Exception:  # a bad entry must not stop the pops of everyone else
                 log.exception("calls entry %s could not be turned into pops: skipped", entry_id)
                 pops = []
-            if pops:
+            if pops and self._replaying:
+                pops = [p for p in pops if not await self._already_sent(p)]
+            if audit is not None and self._audit is not None:
+                if pops:
+                    await self.notifier.deliver(pops)
+                self._audit.put(audit, entry_id)  # acknowledged once the audit entry is committed
+            elif pops:
                 await self.notifier.deliver(pops, (self.stream, self.group, entry_id))
-                self.pops_sent += len(pops)
             else:
                 idle.append(entry_id)
+            self.pops_sent += len(pops)
             self.handled += 1
         if idle:
             await self.bus.redis.xack(self.key, self.group, *idle)
 
-    async def pops_for(self, event: dict[str, Any], entry_id: str) -> list[dict[str, Any]]:
+    async def _already_sent(self, pop: dict[str, Any]) -> bool:
+        """On replay only: is this entry's pop already in the agent's stream (published before a crash)?"""
+        key = self.bus.key(agent_stream(pop["agent_id"]))
+        for _id, fields in await self.bus.redis.xrevrange(key, count=200):
+            sent = json.loads(fields["data"])
+            if sent.get("source_id") == pop["source_id"] and sent.get("type") == pop["type"]:
+                return True
+        return False
+
+    async def _read(self, call: dict[str, Any], agent: str) -> tuple[dict | None, list, dict | None]:
+        if self._audit is None:  # used outside run(): audit synchronously
+            history, hits = await asyncio.to_thread(self.builder.lookup, call, pop_actor(agent))
+            return history, hits, None
+        return await asyncio.to_thread(self.builder.read, call, pop_actor(agent))
+
+    async def pops_for(self, event: dict[str, Any], entry_id: str
+                       ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """The pops an entry makes, and the audit entry of the history read they needed (if any)."""
         kind = event.get("type")
         call = event.get("call") or {}
         call_id = event.get("call_id") or call.get("call_id")
         if not call_id:
-            return []
+            return [], None
         call.setdefault("call_id", call_id)
         ts = event.get("ts") or 0.0
         agent = event.get("agent") or None
         had = self._had.setdefault(call_id, set()) if kind != "call.ended" else self._had.pop(call_id, set())
         if kind == "call.ringing" and agent:
-            history, hits = await asyncio.to_thread(self.builder.lookup, call, pop_actor(agent))
+            history, hits, audit = await self._read(call, agent)
             had.add(agent)
-            return [make_pop("pop.ringing", call, agent, ts, history, hits, source_id=entry_id)]
+            return [make_pop("pop.ringing", call, agent, ts, history, hits, source_id=entry_id)], audit
         if kind == "call.answered" and agent:
+            audit = None
             content = self.builder.cached(call_id)
             if content is None:  # e.g. rung before a restart: read it again
-                content = await asyncio.to_thread(self.builder.lookup, call, pop_actor(agent))
+                history, hits, audit = await self._read(call, agent)
+                content = (history, hits)
             others = sorted(had - {agent})
             had.clear()
             had.add(agent)
             return [make_pop("pop.answered", call, agent, ts, *content, source_id=entry_id)] + [
                 make_pop("pop.hangup", call, other, ts, None, [], reason="answered_elsewhere", source_id=entry_id)
-                for other in others]
+                for other in others], audit
         if kind == "call.ring_noanswer" and agent:
             had.discard(agent)
-            return [make_pop("pop.hangup", call, agent, ts, None, [], reason="ring_noanswer", source_id=entry_id)]
+            return [make_pop("pop.hangup", call, agent, ts, None, [], reason="ring_noanswer", source_id=entry_id)], None
         if kind == "call.ended":
             self.builder.forget(call_id)
             targets = set(had)
@@ -143,10 +200,10 @@ class PopConsumer:
             targets.update(call.get("experts") or [])
             targets.update(call.get("ringing") or [])
             return [make_pop("pop.hangup", call, who, ts, None, [], reason="ended", source_id=entry_id)
-                    for who in sorted(targets)]
+                    for who in sorted(targets)], None
         if not had:
             self._had.pop(call_id, None)
-        return []
+        return [], None
 
 
 async def run(ctx: RoleContext, *, consumer: str | None = None) -> None:

@@ -7,6 +7,8 @@ the answer and hang-up updates, so only the ringing pop costs a database round t
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotline.audit.models import AuditEntry
 from hotline.audit.services import record
 from hotline.history.schemas import CallerHistoryOut
 from hotline.history.services import CallerHistory, caller_history
@@ -51,18 +54,29 @@ class PopBuilder:
         self._cache: OrderedDict[str, tuple[dict[str, Any] | None, list[dict[str, Any]]]] = OrderedDict()
 
     def lookup(self, call: dict[str, Any], reader: str, *, reason: str = "screen_pop") -> tuple[dict | None, list]:
-        """History and KB hits for a call snapshot, read on behalf of `reader` (audited). Blocking: run it in
-        a thread from async code."""
+        """History and KB hits for a call snapshot, read on behalf of `reader`, the read audited and committed
+        before returning. Blocking: run it in a thread from async code."""
+        history, hits, audit = self.read(call, reader, reason=reason)
+        if audit is not None:
+            with self.session_factory() as session:
+                record(session, **audit)
+                session.commit()
+        return history, hits
+
+    def read(self, call: dict[str, Any], reader: str, *, reason: str = "screen_pop"
+             ) -> tuple[dict | None, list, dict[str, Any] | None]:
+        """History and KB hits, plus the audit entry the caller must write (`hotline.audit.services.record`
+        keywords; None when no personal data was read). Nothing is written here."""
         number = call.get("caller_number") or None
-        history = None
+        history = audit = None
         if number:
             with self.session_factory() as session:
                 found = caller_history(session, number, self.clock())
                 history = history_dict(found)
-                # every read of a caller's personal data is recorded (Ziyang art. 22)
-                record(session, reader, reason, "caller", number,
-                       {"call_id": call.get("call_id"), "orders": len(found.orders), "calls": len(found.calls)})
-                session.commit()
+            # every read of a caller's personal data is recorded (Ziyang art. 22)
+            audit = {"actor": reader, "action": reason, "subject_type": "caller", "subject_id": number,
+                     "detail": {"call_id": call.get("call_id"), "orders": len(found.orders),
+                                "calls": len(found.calls)}, "at": self.clock()}
         hits: list[dict[str, Any]] = []
         if self.kb is not None:
             category = (call.get("ivr") or {}).get("category")
@@ -71,7 +85,7 @@ class PopBuilder:
             except Exception:  # the pop goes out without suggestions rather than not at all
                 log.exception("KB hits for call %s failed", call.get("call_id"))
         self._remember(call["call_id"], history, hits)
-        return history, hits
+        return history, hits, audit
 
     def cached(self, call_id: str) -> tuple[dict | None, list] | None:
         return self._cache.get(call_id)
@@ -94,3 +108,68 @@ def make_pop(kind: str, call: dict[str, Any], agent_id: str, ts: float, history:
            "history": history, "kb_hits": hits, "reason": reason, "ts": ts, "source_id": source_id}
     pop.update(extra)
     return pop
+
+
+class AuditWriter:
+    """Writes the audit entries of pop reads from one thread, many per commit, so that a commit's fsync is
+    not on the pop's path; `on_committed(tokens)` (from that thread) after each batch is durable. A batch
+    that fails is retried: entries are never dropped while the process lives."""
+
+    def __init__(self, session_factory: sessionmaker[Session], on_committed: Callable[[list[str]], None],
+                 max_batch: int = 500) -> None:
+        self.session_factory = session_factory
+        self.on_committed = on_committed
+        self.max_batch = max_batch
+        self.written = 0
+        self._closing = False
+        self._queue: queue.SimpleQueue[tuple[dict[str, Any], str] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="pop-audit", daemon=True)
+        self._thread.start()
+
+    def put(self, audit: dict[str, Any], token: str) -> None:
+        self._queue.put((audit, token))
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued and stop; a batch still failing then is given up (its `calls` entries stay
+        unacknowledged, so the next start reads them again and audits them then)."""
+        self._closing = True
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        import time
+
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            batch = []
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= self.max_batch:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            stopping = item is None
+            while batch:
+                try:
+                    with self.session_factory() as session:
+                        session.add_all(AuditEntry(at=a["at"], actor=a["actor"], action=a["action"],
+                                                   subject_type=a["subject_type"], subject_id=str(a["subject_id"]),
+                                                   detail=a["detail"]) for a, _token in batch)
+                        session.commit()
+                except Exception:
+                    if self._closing:
+                        log.error("stopping with %d pop audit entries unwritten: read again at the next start",
+                                  len(batch))
+                        return
+                    log.exception("writing %d pop audit entries failed: retrying", len(batch))
+                    time.sleep(0.5)
+                    continue
+                self.written += len(batch)
+                try:
+                    self.on_committed([token for _a, token in batch])
+                except Exception:
+                    log.exception("audit commit callback failed")
+                batch = []

@@ -86,8 +86,9 @@ class Rig:
         await self.start_consumer()
         return self
 
-    async def start_consumer(self) -> PopConsumer:
-        self.consumer = PopConsumer(self.bus, self.builder, consumer=self.consumer_name, start_id="0", block_ms=100)
+    async def start_consumer(self, audit_session_factory=None) -> PopConsumer:  # type: ignore[no-untyped-def]
+        self.consumer = PopConsumer(self.bus, self.builder, consumer=self.consumer_name, start_id="0", block_ms=100,
+                                    audit_session_factory=audit_session_factory)
         await self.consumer.ensure_group()
         self._task = asyncio.create_task(self.consumer.run())
         return self.consumer

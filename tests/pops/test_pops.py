@@ -10,7 +10,7 @@ from bridge.pops.schemas import Pop
 from hotline.audit.models import AuditEntry
 from pbxsim.config import SeatBehaviour
 
-from .harness import NUMBER, rig, seed_history
+from .harness import NUMBER, rig, seed_history, until
 
 IVR = {"HOTLINE_CATEGORY": "complaint", "HOTLINE_PRIORITY": "5"}
 
@@ -112,3 +112,31 @@ async def test_ringall_answer_elsewhere_and_bad_entries(redis_async, db_session_
         elsewhere = await r.wait_pop("1009", "pop.hangup")
         assert elsewhere["reason"] == "answered_elsewhere"
         assert (await r.wait_pop("1008", "pop.answered"))["history"]["number"] == "13700000000"
+
+
+async def test_pops_published_before_a_crash_are_not_sent_again(redis_async, db_session_factory, tmp_path) -> None:
+    from hotline.db import make_engine, make_session_factory
+
+    seed_history(db_session_factory)
+    broken = make_session_factory(make_engine(f"sqlite:///{tmp_path / 'missing' / 'no.db'}"))
+    async with rig(redis_async, db_session_factory) as r:
+        await r.stop_consumer()
+        # the audit database fails: the pops go out, the ringing entry stays unacknowledged
+        consumer = await r.start_consumer(audit_session_factory=broken)
+        r.sim.add_member("PJSIP/1001", "agent-1001")
+        call = await r.sim.place_call(caller=NUMBER, ivr_vars=IVR, talk_time=1)
+        await call.wait(10)
+        await r.wait_pop("1001", "pop.hangup", call_id=call.uniqueid)
+        pending = await redis_async.xpending(r.bus.key("calls"), "pops")
+        assert pending["pending"] == 1 and consumer._audit.written == 0
+        await r.stop_consumer()  # "crash": the audit never written
+        await r.start_consumer()
+        await until(lambda: _no_pending(redis_async, r.bus.key("calls")))
+        assert [p["type"] for p in await r.pops("1001")] == ["pop.ringing", "pop.answered", "pop.hangup"]
+    with db_session_factory() as s:
+        reads = s.scalars(select(AuditEntry).where(AuditEntry.subject_id == NUMBER)).all()
+    assert [(a.actor, a.detail["call_id"]) for a in reads] == [("agent:1001", call.uniqueid)]  # audited on replay
+
+
+async def _no_pending(redis, key: str) -> bool:  # type: ignore[no-untyped-def]
+    return (await redis.xpending(key, "pops"))["pending"] == 0
