@@ -90,3 +90,8 @@ class CallsConsumer:
                 log.warning("calls stream unavailable (%s): retrying in %.2f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX)
+
+
+async def run_role(ctx) -> None:  # type: ignore[no-untyped-def]  # ctx: hotline.runtime.RoleContext
+    """Entry point in the style of hotline.runtime roles (not registered there yet: see docs/areas/workorders.md)."""
+    await CallsConsumer(ctx.bus, ctx.session_factory).run()
