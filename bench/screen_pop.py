@@ -1,7 +1,8 @@
 """Screen-pop latency: from the AMI AgentCalled event to the websocket frame an agent's browser receives.
 
 Processes (2 cores are enough; the machine is shared, so figures move with its load):
-- pbx:     pbxsim with 500 seats in `hotline-general`, Poisson arrivals at 50 calls/s (talk 4 s); every
+- pbx:     pbxsim with 500 seats in `hotline-general`, Poisson arrivals at 50 calls/s (scripted IVR of
+           2.6 s as recorded, talk 4 s, answer after 0.5 s); every
            AgentCalled is time-stamped (wall clock) as the simulator emits it onto its AMI socket;
 - bridge:  the real path: AmiClient → CallTracker → `calls` stream (Redis) → PopConsumer (caller history
            over 1,000,000 work orders, audit entry, KB hits over 50,000 articles) → `agent:<id>` streams;
@@ -118,8 +119,7 @@ async def _pbx(ports: Any, go: Any, stop: Any, out_path: str) -> None:
     end = time.monotonic() + SECONDS
     while time.monotonic() < end:
         n = rng.randrange(NUMBERS // 100) if rng.random() < 0.25 else rng.randrange(NUMBERS)
-        await sim.place_call(caller=number_of(n), ivr_vars={"HOTLINE_CATEGORY": rng.choice(ivr)}, talk_time=4.0,
-                             ivr_seconds=0.2)
+        await sim.place_call(caller=number_of(n), ivr_vars={"HOTLINE_CATEGORY": rng.choice(ivr)}, talk_time=4.0)
         await asyncio.sleep(rng.expovariate(RATE))
     await asyncio.sleep(6)
     Path(out_path).write_text(json.dumps(emitted))

@@ -6,6 +6,10 @@ agents' streams.
     call.ring_noanswer (agent A)  → pop.hangup (ring_noanswer) to A
     call.ended                    → pop.hangup (ended) to every agent/expert that had the call
 
+The history and KB hits are read ahead, when the call starts or queues (the IVR and the queue take
+seconds), so the ringing pop needs no database round trip; the read is audited when (and for whom) the pop
+is shown, with the agent as actor. A call that rings before its read-ahead finished waits for it.
+
 A pop goes to the agent named by the event only. Restarts: the group remembers what was acknowledged;
 entries read but not acknowledged (a crash mid-way) are read again first. An entry whose pops need no
 database read is acknowledged in the same transaction as its pops are published (notifier.py). An entry
@@ -60,6 +64,7 @@ class PopConsumer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._replaying = False
         self._acks: set[asyncio.Task[Any]] = set()
+        self._ahead: dict[str, asyncio.Task[tuple[dict | None, list, dict | None]]] = {}  # read-ahead by call
 
     @property
     def key(self) -> str:
@@ -155,11 +160,38 @@ class PopConsumer:
                 return True
         return False
 
+    def _read_ahead(self, call: dict[str, Any]) -> None:
+        call_id = call["call_id"]
+        if call.get("caller_number") and call_id not in self._ahead and self.builder.cached(call_id) is None:
+            self._ahead[call_id] = asyncio.ensure_future(asyncio.to_thread(self.builder.read, call, "bridge"))
+            while len(self._ahead) > 10_000:  # calls that never rang nor ended (a lost call.ended)
+                self._ahead.pop(next(iter(self._ahead))).cancel()
+
     async def _read(self, call: dict[str, Any], agent: str) -> tuple[dict | None, list, dict | None]:
-        if self._audit is None:  # used outside run(): audit synchronously
-            history, hits = await asyncio.to_thread(self.builder.lookup, call, pop_actor(agent))
-            return history, hits, None
-        return await asyncio.to_thread(self.builder.read, call, pop_actor(agent))
+        ahead = self._ahead.pop(call["call_id"], None)
+        content = self.builder.cached(call["call_id"])
+        if ahead is not None:
+            try:
+                history, hits, _audit = await ahead
+                content = (history, hits)
+            except Exception:
+                log.exception("read-ahead for call %s failed: reading again", call["call_id"])
+        if content is None:
+            history, hits, _audit = await asyncio.to_thread(self.builder.read, call, pop_actor(agent))
+        else:
+            history, hits = content
+        audit = self.builder.audit_for(call, pop_actor(agent), history)
+        if audit is not None and self._audit is None:  # used outside run(): audit synchronously
+            await asyncio.to_thread(self._record_now, audit)
+            audit = None
+        return history, hits, audit
+
+    def _record_now(self, audit: dict[str, Any]) -> None:
+        from hotline.audit.services import record
+
+        with self.builder.session_factory() as session:
+            record(session, **audit)
+            session.commit()
 
     async def pops_for(self, event: dict[str, Any], entry_id: str
                        ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -173,6 +205,8 @@ class PopConsumer:
         ts = event.get("ts") or 0.0
         agent = event.get("agent") or None
         had = self._had.setdefault(call_id, set()) if kind != "call.ended" else self._had.pop(call_id, set())
+        if kind in ("call.started", "call.queued"):
+            self._read_ahead(call)
         if kind == "call.ringing" and agent:
             history, hits, audit = await self._read(call, agent)
             had.add(agent)
@@ -194,6 +228,9 @@ class PopConsumer:
             return [make_pop("pop.hangup", call, agent, ts, None, [], reason="ring_noanswer", source_id=entry_id)], None
         if kind == "call.ended":
             self.builder.forget(call_id)
+            ahead = self._ahead.pop(call_id, None)
+            if ahead is not None:
+                ahead.cancel()
             targets = set(had)
             if call.get("agent"):
                 targets.add(call["agent"])

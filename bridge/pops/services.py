@@ -68,15 +68,10 @@ class PopBuilder:
         """History and KB hits, plus the audit entry the caller must write (`hotline.audit.services.record`
         keywords; None when no personal data was read). Nothing is written here."""
         number = call.get("caller_number") or None
-        history = audit = None
+        history = None
         if number:
             with self.session_factory() as session:
-                found = caller_history(session, number, self.clock())
-                history = history_dict(found)
-            # every read of a caller's personal data is recorded (Ziyang art. 22)
-            audit = {"actor": reader, "action": reason, "subject_type": "caller", "subject_id": number,
-                     "detail": {"call_id": call.get("call_id"), "orders": len(found.orders),
-                                "calls": len(found.calls)}, "at": self.clock()}
+                history = history_dict(caller_history(session, number, self.clock()))
         hits: list[dict[str, Any]] = []
         if self.kb is not None:
             category = (call.get("ivr") or {}).get("category")
@@ -85,7 +80,17 @@ class PopBuilder:
             except Exception:  # the pop goes out without suggestions rather than not at all
                 log.exception("KB hits for call %s failed", call.get("call_id"))
         self._remember(call["call_id"], history, hits)
-        return history, hits, audit
+        return history, hits, self.audit_for(call, reader, history, reason)
+
+    def audit_for(self, call: dict[str, Any], reader: str, history: dict | None, reason: str = "screen_pop"
+                  ) -> dict[str, Any] | None:
+        """The audit entry (`record` keywords) for showing `history` to `reader`: every read of a caller's
+        personal data is recorded (Ziyang art. 22)."""
+        if history is None:
+            return None
+        return {"actor": reader, "action": reason, "subject_type": "caller", "subject_id": history["number"],
+                "detail": {"call_id": call.get("call_id"), "orders": len(history["orders"]),
+                           "calls": len(history["calls"])}, "at": self.clock()}
 
     def cached(self, call_id: str) -> tuple[dict | None, list] | None:
         return self._cache.get(call_id)

@@ -100,10 +100,13 @@ async def test_ringall_answer_elsewhere_and_bad_entries(redis_async, db_session_
     async with rig(redis_async, db_session_factory) as r:
         # an entry that is not JSON must not stop the consumer (it is acknowledged and skipped)
         await redis_async.xadd(r.bus.key("calls"), {"data": "{not json"})
+        await r.bus.publish("calls", {"type": "call.ringing", "call_id": "x.2", "agent": "1007",
+                                      "call": {"call_id": "x.2", "caller_number": None, "ivr": None}})
+        pop = await r.wait_pop("1007", "pop.ringing")
+        assert pop["history"] is None and pop["caller_number"] is None  # withheld number: no history read
         await r.bus.publish("calls", {"type": "call.ringing", "call_id": "x.1", "agent": "1009",
-                                      "call": {"call_id": "x.1", "caller_number": None, "ivr": None}})
-        pop = await r.wait_pop("1009", "pop.ringing")
-        assert pop["history"] is None and pop["caller_number"] is None
+                                      "call": {"call_id": "x.1", "caller_number": "13700000000", "ivr": None}})
+        await r.wait_pop("1009", "pop.ringing")
         await r.bus.publish("calls", {"type": "call.ringing", "call_id": "x.1", "agent": "1008",
                                       "call": {"call_id": "x.1", "caller_number": "13700000000", "ivr": None}})
         await r.wait_pop("1008", "pop.ringing")
