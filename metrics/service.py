@@ -71,6 +71,14 @@ def seat_names() -> dict[str, str]:
         return {}
 
 
+def _raise_if_cancelling(exc: BaseException) -> None:
+    """redis-py may turn a cancellation in the middle of a command into a ConnectionError: a loop that
+    retries on Redis errors must not swallow its own cancellation."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
+
+
 class MetricsService:
     def __init__(self, bus: EventBus, engine: MetricsEngine, *, session_factory: sessionmaker | None = None,
                  persist_interval: float = 1.0, db_interval: float = 30.0, block_ms: int = 500,
@@ -100,14 +108,26 @@ class MetricsService:
             self._tasks.append(asyncio.create_task(self._db_forever(), name="metrics-db"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await self.abort()
         with contextlib.suppress(RedisError, OSError):
             await self.save()
+
+    async def abort(self) -> None:
+        """Stop the tasks without a last save (what a crash leaves behind). A task blocked in a Redis
+        command may swallow one cancellation (redis-py tidies its connection up), so cancel until done."""
+        tasks, self._tasks = self._tasks, []
+        for _ in range(50):
+            pending = [t for t in tasks if not t.done()]
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=0.1)
+        else:
+            log.error("metrics: tasks still running after cancellation: %s", [t.get_name() for t in pending])
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.error("metrics: task %s failed: %r", task.get_name(), task.exception())
 
     async def save(self) -> None:
         # state and cursors are taken together, between two folds (no await in between)
@@ -126,6 +146,7 @@ class MetricsService:
                     self.cursors[stream] = entry_id
                     self._dirty = True
             except (RedisError, OSError) as exc:
+                _raise_if_cancelling(exc)
                 log.warning("metrics: bus read failed (%s), retrying", exc)
                 await asyncio.sleep(1.0)
 
@@ -135,6 +156,7 @@ class MetricsService:
             try:
                 await self.save()  # also when idle: longest wait and time in state move with the clock
             except (RedisError, OSError) as exc:
+                _raise_if_cancelling(exc)
                 log.warning("metrics: saving state failed (%s)", exc)
 
     async def _db_forever(self) -> None:

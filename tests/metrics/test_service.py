@@ -106,6 +106,11 @@ async def test_clean_restart_rebuilds_the_uninterrupted_figures(bus: EventBus) -
 
 
 async def test_crash_between_saves_loses_and_doubles_nothing(bus: EventBus) -> None:
+    async with asyncio.timeout(30):
+        await crash_and_reborn(bus)
+
+
+async def crash_and_reborn(bus: EventBus) -> None:
     calls = call_events()
     for event in calls:
         await bus.publish("calls", event)
@@ -117,9 +122,7 @@ async def test_crash_between_saves_loses_and_doubles_nothing(bus: EventBus) -> N
     for event in calls[:5]:             # ...then more calls, folded but never saved
         await bus.publish("calls", {**event, "call_id": "x" + event["call_id"], "ts": event["ts"] + 1000})
     await until_folded(crashed, len(calls) + 5)
-    for task in crashed._tasks:         # killed: no stop(), no final save
-        task.cancel()
-    await asyncio.gather(*crashed._tasks, return_exceptions=True)
+    await crashed.abort()               # killed: no stop(), no final save
 
     reborn = new_service(bus)
     await reborn.start()
