@@ -164,3 +164,39 @@ async def test_exporter_serves_the_engine_over_http(bus: EventBus) -> None:
     events_line = [line for line in resp.text.splitlines() if not line.startswith("hotline_metrics_events")]
     assert events_line == [line for line in generate_latest(expected).decode().splitlines()
                            if not line.startswith("hotline_metrics_events")]
+
+
+async def test_run_role_serves_the_exporter_on_its_port(bus: EventBus, redis_url: str, db_url: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from hotline.runtime import RoleContext
+    from hotline.settings import Settings
+    from metrics.service import run_role
+
+    port = free_port()
+    monkeypatch.setenv("HOTLINE_METRICS_PORT", str(port))
+    monkeypatch.setenv("HOTLINE_METRICS_HOST", "127.0.0.1")
+    monkeypatch.setenv("HOTLINE_METRICS_AMI_PROBE", "0")
+    ctx = RoleContext(settings=Settings(database_url=db_url, redis_url=redis_url), redis_url=redis_url)
+    ctx._bus = bus
+    for event in call_events():
+        await bus.publish("calls", event)
+    role = asyncio.create_task(run_role(ctx))
+    try:
+        async with asyncio.timeout(15), httpx.AsyncClient() as client:
+            while True:
+                try:
+                    text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+                    continue
+                if 'hotline_calls_offered_total{queue="hotline-general",skill="general"} 8.0' in text and \
+                        "hotline_metrics_db_refreshed_timestamp_seconds 0.0" not in text:   # the database was read
+                    break
+                await asyncio.sleep(0.05)
+        assert "hotline_ami_link_up NaN" in text          # no probe: unknown, not "down"
+    finally:
+        role.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await role
+    saved = await bus.redis.get(bus.prefix + "metrics:state")
+    assert saved and '"hotline-general"' in saved     # the role saved its state on the way out
