@@ -5,7 +5,8 @@
 - `GET /api/metrics/wallboard`                the current snapshot (JSON) the metrics role keeps in Redis
 - `WS  /ws/wallboard`                         live: `{"type": "snapshot", "data"}` every second it changed,
                                               `{"type": "alert", "id", "event"}` for each new `supervisors` entry
-- `GET /api/metrics/reports/{daily|monthly}?period=2026-11-21|2026-11&format=csv|html|json`
+- `GET /api/metrics/reports/{daily|monthly}?period=2026-11-21|2026-11&format=csv|html|json` (period: default
+  today / this month, China Standard Time)
 
 Roles: supervisor (值班长) and admin.
 """
@@ -16,6 +17,7 @@ import asyncio
 import contextlib
 import json
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -120,9 +122,13 @@ async def _drain(websocket: WebSocket) -> None:
 @router.get("/api/metrics/reports/{kind}")
 def report(request: Request, kind: Literal["daily", "monthly"], principal: Supervisor,
            session: Annotated[Session, Depends(get_db)],
-           period: Annotated[str, Query(pattern=r"^\d{4}-\d{2}(-\d{2})?$", description="2026-11-21 or 2026-11")],
+           period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}(-\d{2})?$",
+                                               description="2026-11-21 / 2026-11, default today / this month")] = None,
            format: Literal["csv", "html", "json"] = "html") -> Response:
     settings = request.app.state.settings
+    if period is None:
+        today = datetime.now(CST)
+        period = today.strftime("%Y-%m-%d" if kind == "daily" else "%Y-%m")
     try:
         built = build_report(session, kind, period, short_abandon_seconds=settings.short_abandon_seconds,
                              service_level_seconds=settings.service_level_seconds)

@@ -127,6 +127,8 @@ async def test_report_endpoints_and_roles(live: ConsoleServer, supervisor: Sessi
     monthly = await supervisor.client.get(f"/api/metrics/reports/monthly?period={MONTH}&format=csv",
                                           headers=supervisor.headers())
     assert "逐日" in monthly.text
+    current = await supervisor.client.get("/api/metrics/reports/daily?format=json", headers=supervisor.headers())
+    assert current.status_code == 200 and len(current.json()["period"]) == 10   # today, China time
 
 
 async def test_wallboard_page_snapshot_and_websocket(live: ConsoleServer, supervisor: Session, agent: Session,
