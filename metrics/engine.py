@@ -30,6 +30,7 @@ TALK_BUCKETS = (30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1200.0, 1800.0)
 ACW_BUCKETS = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 TIMELINE_SLOT = 900          # seconds: the wallboard's answer-rate curve has one point per quarter hour
 RECENT_ALERTS = 30           # supervisor events kept for the wallboard
+STALE_WAIT = 3600            # a caller 'waiting' this long lost its end event (app_queue gives up at minutes)
 
 ANSWERED, ABANDONED, SHORT_ABANDON, UNANSWERED = "answered", "abandoned", "short_abandon", "unanswered"
 AGENT_STATES = ("ready", "not_ready", "ringing", "on_call", "wrap_up", "three_way", "logged_out")
@@ -193,6 +194,9 @@ class MetricsEngine:
                 self.today.clear()
                 self.timeline.clear()
                 self.acw_today.clear()
+                # answered calls whose end never came: kept over one midnight, then forgotten
+                yesterday = day_of(day_start(day) - 1)
+                self.answered_ids = {c: d for c, d in self.answered_ids.items() if d >= yesterday}
             self.day = day
 
     def _figures(self, queue: str) -> tuple[QueueFigures, QueueFigures]:
@@ -224,6 +228,8 @@ class MetricsEngine:
         self.events["calls"] += 1
         queue = call.get("queue")
         if kind in ("call.queued", "call.ringing", "call.ring_noanswer") and queue:
+            if kind == "call.queued":
+                self._prune(ts)
             if call_id not in self.answered_ids:
                 self.waiting[call_id] = (queue, float(call.get("queued_at") or ts))
         elif kind == "call.answered" and queue:
@@ -234,6 +240,13 @@ class MetricsEngine:
         elif kind == "call.ended":
             self.waiting.pop(call_id, None)
             self._count_end(queue, call, call_id, ts)
+
+    def _prune(self, ts: float) -> None:
+        """Forget callers whose end never came (a lost event): they would hold the longest wait forever.
+        Done while folding, from event times only, so that a rebuilt engine prunes the same."""
+        stale = [cid for cid, (_, queued_at) in self.waiting.items() if ts - queued_at > STALE_WAIT]
+        for cid in stale:
+            del self.waiting[cid]
 
     def _count_answered(self, queue: str, call: dict[str, Any], ts: float) -> None:
         wait = wait_of(call)
@@ -335,6 +348,8 @@ class MetricsEngine:
         """queue → (calls waiting, longest wait in seconds)."""
         out: dict[str, tuple[int, float]] = {}
         for queue, queued_at in self.waiting.values():
+            if now - queued_at > STALE_WAIT:
+                continue  # lost its end event (pruned at the next join)
             count, longest = out.get(queue, (0, 0.0))
             out[queue] = (count + 1, max(longest, now - queued_at))
         return out

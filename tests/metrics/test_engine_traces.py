@@ -153,3 +153,22 @@ def test_agents_by_state_and_after_call_work() -> None:
     assert "hotline_ami_link_up NaN" in text
     assert {"hotline_calls_waiting", "hotline_longest_wait_seconds", "hotline_agents"} <= exposed_names(registry)
     assert math.isnan(float(text.split("\nhotline_kb_one_time_answer_rate_today ")[1].split()[0]))
+
+
+def test_a_caller_whose_end_was_lost_does_not_wait_forever() -> None:
+    events = [e for e in call_events() if e["type"] != "call.ended"]   # every end event lost
+    engine = fold(events)
+    assert len(engine.waiting) == 1          # abandon's caller: queued, never answered, end lost
+    assert len(engine.answered_ids) == 7     # the answered ones
+    (count, _), = engine.waiting_by_queue(T0 + 1000).values()
+    assert count == 1
+    assert engine.waiting_by_queue(T0 + 100 + 3.72 + 3601) == {}   # stale: not shown
+    later = json.loads(json.dumps(events[1]))                       # a new caller joins an hour later
+    later.update(call_id="late", ts=T0 + 5000)
+    later["call"]["queued_at"] = T0 + 5000
+    engine.apply("calls", later)
+    assert list(engine.waiting) == ["late"]  # the lost one was forgotten
+    tomorrow = json.loads(json.dumps(later))
+    tomorrow.update(call_id="next-day", ts=T0 + 2 * 86400)
+    engine.apply("calls", tomorrow)
+    assert engine.answered_ids == {}         # answered two days ago and never ended: forgotten
