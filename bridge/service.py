@@ -133,13 +133,17 @@ async def run_role(ctx: RoleContext) -> None:
         ami = await ctx.ami()  # the same client, already created and retrying in the background
     service = BridgeService(ami, ctx.bus, only_tracked=True)
     await service.start()
+    from bridge.controls.bus_consumer import run as run_controls
     from bridge.pops.bus_consumer import run as run_pops  # screen pops read back the `calls` stream
 
-    pops = asyncio.create_task(run_pops(ctx), name="bridge-pops")
+    readers = [asyncio.create_task(run_pops(ctx), name="bridge-pops"),
+               asyncio.create_task(run_controls(ctx), name="bridge-controls")]
     try:
         await asyncio.Event().wait()
     finally:
-        pops.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pops
+        for task in readers:
+            task.cancel()
+        for task in readers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await service.stop()

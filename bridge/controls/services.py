@@ -381,13 +381,7 @@ class ControlService:
                 return
             finally:
                 self._hangups.pop(call_id, None)
-            control = await self.store.load(call_id)
-            if isinstance(control, ThreeWayControl) and control.state == INVITING:
-                control.fire("hangup")
-                expert = control.data.get("expert") or ""
-                await self.store.release_expert(expert)
-                await self._save(control, control.data.get("agent"), "市民已挂机，会商邀请取消")
-                await self.notify.withdraw(expert, call_id, "citizen_gone")
+            await close_on_hangup(self.store, self.notify, call_id)
 
         task = asyncio.get_running_loop().create_task(wait())
         self._tasks.add(task)
@@ -434,3 +428,22 @@ class ControlService:
         if reply.headers.get("Response") != "Success":
             raise ControlError(409, "call_ended", "通话已结束")
         return {"call_id": call_id, "kind": "hangup", "state": "hung_up", "message": "已挂断"}
+
+
+async def close_on_hangup(store: ControlStore, notify: ControlNotifier, call_id: str) -> ControlMachine | None:
+    """The citizen's channel is gone: close the call's control flow if still open, free and tell the invited
+    expert, tell the agent. Idempotent (the console that made the invitation and the bus consumer may both
+    see the hang-up)."""
+    control = await store.load(call_id)
+    if control is None or control.finished or not control.can("hangup"):
+        return control
+    was = control.state
+    control.fire("hangup")
+    await store.save(control)
+    agent, expert = control.data.get("agent"), control.data.get("expert")
+    if agent:
+        await notify.status(agent, control, "市民已挂机")
+    if expert and was == INVITING:
+        await store.release_expert(expert)
+        await notify.withdraw(expert, call_id, "citizen_gone")
+    return control

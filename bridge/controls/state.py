@@ -18,7 +18,8 @@ Redirect the citizen (marked) with ExtraChannel = the agent into it
     originating --originate_response_failure--> failed           (the member did not answer)
     redirecting --redirect_response_success--> joined
     redirecting --redirect_response_error--> citizen_gone        (the member's leg is hung up: room closed)
-    inviting|originating|redirecting|joined --hangup--> citizen_gone   (Hangup of the citizen's channel)
+    inviting|originating|redirecting --hangup--> citizen_gone       (Hangup of the citizen's channel)
+    joined --hangup--> closed                                       (the room closes with the citizen)
 
 Consult (expert before transferring): AMI Atxfer of the agent's channel to the expert's seat; the citizen
 waits on hold while the agent and the expert talk; the agent hanging up completes the transfer
@@ -35,7 +36,7 @@ from bridge.machine import StateMachine
 
 REQUESTED, HANDED_OVER, FAILED, CITIZEN_GONE = "requested", "handed_over", "failed", "citizen_gone"
 INVITING, ORIGINATING, REDIRECTING, JOINED, DECLINED = "inviting", "originating", "redirecting", "joined", "declined"
-CONSULTING = "consulting"
+CONSULTING, CLOSED = "consulting", "closed"
 
 
 class ControlMachine(StateMachine):
@@ -66,7 +67,7 @@ class TransferControl(ControlMachine):
 class ThreeWayControl(ControlMachine):
     KIND = "threeway"
     INITIAL = INVITING
-    FINAL = frozenset({JOINED, DECLINED, FAILED, CITIZEN_GONE})
+    FINAL = frozenset({CLOSED, DECLINED, FAILED, CITIZEN_GONE})
     TRANSITIONS: ClassVar[dict[str, dict[str, tuple[str, ...]]]] = {
         "expert_accepted": {INVITING: (ORIGINATING,)},
         "expert_declined": {INVITING: (DECLINED,)},
@@ -75,7 +76,7 @@ class ThreeWayControl(ControlMachine):
         "redirect_response_success": {REDIRECTING: (JOINED,)},
         "redirect_response_error": {REDIRECTING: (CITIZEN_GONE,)},
         "hangup": {INVITING: (CITIZEN_GONE,), ORIGINATING: (CITIZEN_GONE,), REDIRECTING: (CITIZEN_GONE,),
-                   JOINED: (CITIZEN_GONE,)},
+                   JOINED: (CLOSED,)},
     }
 
 

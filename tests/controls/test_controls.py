@@ -290,3 +290,33 @@ async def test_hangup_and_a_second_hangup(redis_async, db_session_factory) -> No
         again = await c.post("1001", call.uniqueid, "hangup")
         assert again.status_code == 409 and again.json()["detail"]["code"] == "call_ended"
         assert (await c.post("1001", "not-a-call", "hangup")).status_code == 422
+
+
+async def test_the_bus_consumer_closes_flows_another_process_started(redis_async, db_session_factory) -> None:
+    from bridge.controls.bus_consumer import ControlConsumer
+
+    async with console(redis_async, db_session_factory) as c:
+        await ready(redis_async, "2001", "2002")
+        consumer = ControlConsumer(c.rig.bus, consumer="t", start_id="0", block_ms=100)
+        reader = asyncio.create_task(consumer.run())
+        try:
+            invited = await answered_call(c)
+            assert (await c.post("1001", invited.uniqueid, "threeway", {"target": "expert"})).status_code == 200
+            for task in list(c.service()._tasks):  # the console process that invited is gone
+                task.cancel()
+            invited.citizen_hangs_up()
+            await until(lambda: _state(c, invited.uniqueid, "citizen_gone"))
+            withdrawn = await c.rig.wait_pop("2001", "pop.hangup", call_id=invited.uniqueid)
+            assert withdrawn["reason"] in ("citizen_gone", "ended")
+            # the expert is free again: a joined three-way closes with the citizen
+            joined = await answered_call(c)
+            assert (await c.post("1001", joined.uniqueid, "threeway", {"target": "expert"})).json()["expert"] \
+                == "2001"
+            assert (await c.post("2001", joined.uniqueid, "threeway/accept")).json()["state"] == "joined"
+            joined.citizen_hangs_up()
+            await until(lambda: _state(c, joined.uniqueid, "closed"))
+            assert consumer.closed >= 2
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
