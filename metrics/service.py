@@ -136,7 +136,7 @@ class MetricsService:
         self._dirty = False
 
     def snapshot(self) -> dict[str, Any]:
-        return wallboard_snapshot(self.engine, self.clock(), self.external.ami_link_up, self.names)
+        return wallboard_snapshot(self.engine, self.clock(), self.external.ami_link_up, self.names, self.external)
 
     async def _fold_forever(self) -> None:
         while True:

@@ -40,9 +40,13 @@ def _figures(fig: QueueFigures) -> dict[str, Any]:
 
 
 def wallboard_snapshot(engine: MetricsEngine, now: float, ami_link_up: float | None = None,
-                       seat_names: dict[str, str] | None = None) -> dict[str, Any]:
+                       seat_names: dict[str, str] | None = None,
+                       external: ExternalFigures | None = None) -> dict[str, Any]:
     """Everything the 看板 shows, as JSON."""
     engine.roll(now)
+    ext = external or ExternalFigures()
+    answers = sum(ext.satisfaction_today.values())
+    satisfied = sum(n for score, n in ext.satisfaction_today.items() if score in ("4", "5"))
     seat_names = seat_names or {}
     waiting = engine.waiting_by_queue(now)
     queues = []
@@ -72,6 +76,10 @@ def wallboard_snapshot(engine: MetricsEngine, now: float, ami_link_up: float | N
                   for t, o, a in engine.answer_rate_curve()],
         "alerts": list(engine.recent_alerts)[::-1],
         "ami_link_up": ami_link_up,
+        "orders": {"today": sum(ext.orders_today.values()), "overdue": sum(ext.orders_overdue.values()),
+                   "kb_one_time_rate": _round(ext.kb_one_time_rate_today),
+                   "satisfied_rate": _round(satisfied / answers) if answers else None,
+                   "refreshed_at": ext.refreshed_at or None},
     }
 
 

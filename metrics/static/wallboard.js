@@ -50,6 +50,12 @@
     $("wb-expert-rate").textContent = pct(s.experts.answer_rate);
     $("wb-expert-note").textContent = BAND_NOTES[s.experts.band];
     setBand($("wb-expert-tile"), s.experts.band);
+    const orders = s.orders || {};
+    $("wb-orders-today").textContent = orders.refreshed_at ? String(orders.today) : "–";
+    $("wb-orders-overdue").textContent = orders.refreshed_at ? String(orders.overdue) : "–";
+    $("wb-orders-overdue").classList.toggle("overdue", orders.overdue > 0);
+    $("wb-kb-rate").textContent = pct(orders.kb_one_time_rate);
+    $("wb-satisfied").textContent = pct(orders.satisfied_rate);
     const link = $("wb-link");
     link.className = "pill " + (s.ami_link_up === 1 ? "pill-green" : s.ami_link_up === 0 ? "pill-red" : "pill-none");
     link.textContent = s.ami_link_up === 1 ? "AMI 正常" : s.ami_link_up === 0 ? "AMI 断开" : "AMI 未知";

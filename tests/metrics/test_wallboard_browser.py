@@ -20,6 +20,7 @@ from hotline.redis_server import free_port
 from metrics.service import MetricsService, engine_for, serve_exporter
 from tests.console.server import PASSWORD, ConsoleServer
 from tests.metrics.test_pbxsim_day import simulated_events
+from tests.metrics.test_reports_api import fill
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -34,8 +35,8 @@ pytestmark = [
 class MetricsRole:
     """The metrics role in a thread of its own (Playwright's sync API owns this thread's event loop)."""
 
-    def __init__(self, redis_url: str, prefix: str) -> None:
-        self.redis_url, self.prefix = redis_url, prefix
+    def __init__(self, redis_url: str, prefix: str, session_factory: Any) -> None:
+        self.redis_url, self.prefix, self.session_factory = redis_url, prefix, session_factory
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.now = 0.0
@@ -52,7 +53,7 @@ class MetricsRole:
 
         self.bus = EventBus.from_url(self.redis_url, self.prefix)
         self.service = MetricsService(self.bus, engine_for(Settings()), persist_interval=0.1, block_ms=50,
-                                      clock=lambda: self.now)
+                                      session_factory=self.session_factory, db_interval=0.2, clock=lambda: self.now)
         self.service.on_link_state(True)
         await self.bus.redis.delete(self.prefix + "metrics:state")
         await self.service.start()
@@ -115,7 +116,8 @@ def test_wallboard_moves_with_the_load_and_matches_the_exporter(console: Console
     console.create_users()
     events, _ = simulated_events()
     waiting_cut = next(i for i, e in enumerate(events) if i > len(events) // 3 and e["type"] == "call.queued") + 1
-    role = MetricsRole(redis_url, console.prefix)
+    fill(db_session_factory)   # orders, deadlines, KB consultations, satisfaction (test_reports_api)
+    role = MetricsRole(redis_url, console.prefix, db_session_factory)
     agents = [{"type": "agent.member_added", "agent_id": a, "state": s, "previous": "logged_out", "reason": r,
                "ts": events[0]["ts"]} for a, s, r in (("1001", "ready", ""), ("1002", "not_ready", "培训"),
                                                       ("1003", "on_call", ""), ("2001", "ready", ""))]
@@ -150,6 +152,10 @@ def test_wallboard_moves_with_the_load_and_matches_the_exporter(console: Console
                 expect(page.locator("#wb-agents .agent[data-agent='1002'] .reason")).to_have_text("培训")
                 expect(page.locator("#wb-agents .agent[data-agent='2001']")).to_have_class(re.compile("expert"))
                 expect(page.locator("#wb-link")).to_have_text("AMI 正常")
+                # from the database: 3 orders today, KB 3 of 4 answered on the call, satisfaction 5 and 3
+                expect(page.locator("#wb-orders-today")).to_have_text("3")
+                expect(page.locator("#wb-kb-rate")).to_have_text("75.0%")
+                expect(page.locator("#wb-satisfied")).to_have_text("50.0%")
 
                 # the rest of the day: the figures move
                 role.publish("calls", events[waiting_cut:])
