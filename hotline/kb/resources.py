@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,7 @@ from hotline.api_deps import get_db
 from hotline.domain import Category
 from hotline.kb import services
 from hotline.kb.schemas import (
+    MAX_ID,
     ArticleCreate,
     ArticleOut,
     ArticleUpdate,
@@ -36,6 +37,9 @@ router = APIRouter(prefix="/api/kb", tags=["kb"])
 ANYONE = require_roles(Role.agent, Role.expert, Role.supervisor, Role.admin)
 EDITORS = require_roles(Role.supervisor, Role.admin)
 DB = Annotated[Session, Depends(get_db)]
+
+
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def get_kb(request: Request) -> KnowledgeBase:
@@ -67,7 +71,7 @@ def search(q: Annotated[str, Query(min_length=1, max_length=200)], kb: Annotated
 
 
 @router.get("/articles/{article_id}", response_model=ArticleOut)
-def get_article(article_id: int, db: DB, _: Annotated[Principal, Depends(ANYONE)]) -> ArticleOut:
+def get_article(article_id: PathId, db: DB, _: Annotated[Principal, Depends(ANYONE)]) -> ArticleOut:
     with _errors():
         return ArticleOut.model_validate(services.get_article(db, article_id))
 
@@ -83,7 +87,7 @@ def create_article(body: ArticleCreate, db: DB, who: Annotated[Principal, Depend
 
 
 @router.patch("/articles/{article_id}", response_model=ArticleOut)
-def update_article(article_id: int, body: ArticleUpdate, db: DB,
+def update_article(article_id: PathId, body: ArticleUpdate, db: DB,
                    who: Annotated[Principal, Depends(EDITORS)]) -> ArticleOut:
     with _errors():
         changes = body.model_dump(exclude_unset=True)
@@ -91,13 +95,13 @@ def update_article(article_id: int, body: ArticleUpdate, db: DB,
 
 
 @router.post("/articles/{article_id}/submit", response_model=ArticleOut)
-def submit_article(article_id: int, db: DB, who: Annotated[Principal, Depends(ANYONE)]) -> ArticleOut:
+def submit_article(article_id: PathId, db: DB, who: Annotated[Principal, Depends(ANYONE)]) -> ArticleOut:
     with _errors():
         return ArticleOut.model_validate(services.submit_article(db, article_id, who.username))
 
 
 @router.post("/articles/{article_id}/review", response_model=ArticleOut)
-def review_article(article_id: int, body: ReviewIn, db: DB,
+def review_article(article_id: PathId, body: ReviewIn, db: DB,
                    who: Annotated[Principal, Depends(EDITORS)]) -> ArticleOut:
     with _errors():
         article = services.review_article(db, article_id, body.decision == "approve", who.username, body.note)
@@ -105,13 +109,13 @@ def review_article(article_id: int, body: ReviewIn, db: DB,
 
 
 @router.post("/articles/{article_id}/import", response_model=ArticleOut)
-def import_article(article_id: int, db: DB, who: Annotated[Principal, Depends(EDITORS)]) -> ArticleOut:
+def import_article(article_id: PathId, db: DB, who: Annotated[Principal, Depends(EDITORS)]) -> ArticleOut:
     with _errors():
         return ArticleOut.model_validate(services.import_article(db, article_id, who.username))
 
 
 @router.post("/articles/{article_id}/retire", response_model=ArticleOut)
-def retire_article(article_id: int, body: RetireIn, db: DB,
+def retire_article(article_id: PathId, body: RetireIn, db: DB,
                    who: Annotated[Principal, Depends(EDITORS)]) -> ArticleOut:
     with _errors():
         return ArticleOut.model_validate(services.retire_article(db, article_id, who.username, body.note))

@@ -11,6 +11,9 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from hotline.domain import Category
 from hotline.kb.state import ArticleStatus, ArticleType
 
+MAX_ID = 2_147_483_647  # INTEGER columns: a larger id is a 422, not a database error (as in hotline.workorders)
+ArticleId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
 
 def _no_nul(value: str | None) -> str | None:
     # PostgreSQL text cannot hold NUL; refuse it here with a clear 422 instead of a database error.
@@ -98,7 +101,7 @@ class HitsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     call_id: Text = Field(min_length=1, max_length=64)
-    article_ids: list[int] = Field(min_length=1, max_length=50)
+    article_ids: list[ArticleId] = Field(min_length=1, max_length=50)
     kind: Literal["shown", "used"]
     source: Literal["pop", "search", "direct"] = "search"
 

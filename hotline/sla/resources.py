@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy.orm import Session
 
 from hotline.api_deps import get_db
@@ -52,9 +52,13 @@ async def _schedule_from_body(request: Request) -> YearSchedule:
                             json.loads(exc.json(include_url=False))) from None
 
 
+# years a calendar can describe (datetime's range; anything else is a 422, not a crash in date arithmetic)
+CalendarYear = Annotated[int, Field(ge=1900, le=2199)]
+
+
 @router.get("/calendar", response_model=CalendarOverview)
 def calendar_overview(session: Db, engine: Engine, _: Overseer,
-                      years: Annotated[list[int] | None, Query()] = None) -> CalendarOverview:
+                      years: Annotated[list[CalendarYear] | None, Query(max_length=50)] = None) -> CalendarOverview:
     """The loaded years, and where each year's days come from (default: last year to three years ahead)."""
     this_year = dt.date.today().year
     return CalendarOverview(loaded=services.list_years(session),
