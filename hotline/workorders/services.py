@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -81,7 +81,6 @@ class NewOrder:
     kb_article_ids: Sequence[int] = ()
     answer: str | None = None  # set: answered from the KB on the call, closed on the spot (即时办结)
     agent_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _record(session: Session, order: WorkOrder, event: str, from_status: str | None, to_status: str,
@@ -391,10 +390,6 @@ def _meet_deadlines(order: WorkOrder, event: str, after: str, now: datetime) -> 
             continue
         if event in MET_BY.get(d.kind, ()) or after in CLOSED:
             d.met_at = now
-
-
-def set_units(session: Session, order: WorkOrder, lead: int | None, co: Sequence[int]) -> None:
-    _assign_units(session, order, lead, co)
 
 
 # --- provisional deadlines ---------------------------------------------------------------------------------
