@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -253,6 +254,10 @@ async def run(ctx: RoleContext, *, consumer: str | None = None) -> None:
         await asyncio.to_thread(kb.refresh)  # build the index before the first pop needs it
     except Exception:  # no KB table yet (unmigrated) or database down: pops go out without suggestions
         log.exception("knowledge base not loaded: pops carry no KB hits until it is")
+    # the index is hundreds of thousands of long-lived objects: keep them out of the collector's full
+    # passes, which would otherwise stall pops for tens of milliseconds (bench/screen_pop.py)
+    gc.collect()
+    gc.freeze()
     consumer_ = PopConsumer(ctx.bus, PopBuilder(factory, kb), consumer=consumer or "bridge")
     while True:  # Redis down at start, or a bug: start over (the group keeps our place)
         try:
