@@ -127,7 +127,7 @@ class ConsoleSocket:
                 continue
             try:
                 frame = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # deep nesting fits in 4 KiB and exhausts the parser's stack
                 await self.error("bad_json", "消息不是合法 JSON (not valid JSON)")
                 continue
             if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
