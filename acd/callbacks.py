@@ -62,21 +62,21 @@ class CallbackDispatcher:
         return rows
 
     async def admit(self) -> list[str]:
-        """Close requests for a number that already has an open one; returns the ids closed as duplicates."""
+        """One open request per number: the earliest keeps its turn, later ones are closed as duplicates.
+
+        The IVR points `callbacks:by-number` at the newest request; it is pointed back at the one kept."""
         duplicates = []
-        for row in await self.open_requests():
-            if row.get("status") not in OPEN:
-                continue
+        kept: dict[str, str] = {}
+        for row in await self.open_requests():   # in queue-time order
             number = row.get("number", "")
-            if await self.redis.hsetnx(keys.CALLBACK_NUMBERS, number, row["id"]):
+            if row.get("status") not in OPEN or not number:
                 continue
-            holder = await self.redis.hget(keys.CALLBACK_NUMBERS, number)
-            if holder == row["id"]:
-                continue
-            if await self.redis.hget(keys.callback(holder or ""), "status") in OPEN:
+            if number in kept:
                 await self._finish(row, "duplicate")
                 duplicates.append(row["id"])
-            else:   # the holder is gone: this one takes over
+                continue
+            kept[number] = row["id"]
+            if await self.redis.hget(keys.CALLBACK_NUMBERS, number) != row["id"]:
                 await self.redis.hset(keys.CALLBACK_NUMBERS, number, row["id"])
         return duplicates
 

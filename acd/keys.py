@@ -3,12 +3,11 @@ from there; the rest are the ACD's own. Documented in docs/areas/acd.md."""
 
 from __future__ import annotations
 
-from ivr.keys import CALLBACKS, PREFIX, callback, queue_stats, queue_waiting
+from ivr.keys import CALLBACK_NUMBERS, CALLBACKS, PREFIX, callback, queue_stats, queue_waiting
 
 __all__ = ["CALLBACKS", "CALLBACK_NUMBERS", "callback", "queue_stats", "queue_waiting"]
 
 AGENTS = PREFIX + "acd:agents"                       # SET of agent ids ever seen
-CALLBACK_NUMBERS = PREFIX + "acd:callback_numbers"   # HASH number → the one pending callback id for it
 CALLBACK_OFFER = PREFIX + "acd:callback_offer"       # HASH queue → "1" while the guard asks the IVR to offer
 OVERFLOW = PREFIX + "acd:overflow"                   # HASH queue → comma list of agent ids the guard added
 GUARD_ACTIVE = PREFIX + "acd:guard:active"           # HASH "<queue>|<rule>" → epoch it fired

@@ -41,6 +41,7 @@ async def ready(acd, agent_id: str) -> None:  # type: ignore[no-untyped-def]
 async def test_turn_kept_no_jumping_ahead_no_duplicates(sim, bus, make_acd, db_session_factory):
     redis = bus.redis
     acd = await make_acd(tick=3600)          # dispatch is driven by the test, step by step
+    sim.expect_callback("13900000011", Citizen(caller="13900000011", talk_time=2.0))
     now = time.time()
     await request(redis, "cb-early", "13900000011", now - 100)
     await request(redis, "cb-early-again", "13900000011", now - 50)   # same number, still pending: duplicate
@@ -60,6 +61,13 @@ async def test_turn_kept_no_jumping_ahead_no_duplicates(sim, bus, make_acd, db_s
 
     await until(answered)
     assert await redis.hget(keys.CALLBACK_NUMBERS, "13900000011") is None
+
+    # the answered callback joins the queue ([hotline-callback]) and reaches the agent who was free
+    async def wrapped_up() -> bool:
+        return (await acd.tracker.store.get("1003")).state == AgentState.wrap_up
+
+    await until(wrapped_up)
+    assert await redis.get(keys.last_agent("13900000011")) == "1003"
 
     # a caller who joined before cb-late is waiting: the callback must not jump ahead of them
     await acd.agents.not_ready("1003", "会议")
@@ -96,7 +104,7 @@ async def test_unanswered_callback_is_retried_then_failed(sim, bus, make_acd):
     config.acd.callback_attempts = 2
     config.acd.callback_retry_seconds = 0
     acd = await make_acd(tick=3600, config=config)
-    sim.set_seat("13900000021", SeatBehaviour(reachable=False))       # rings out: Originate fails (Reason 3)
+    sim.pbx.config.callback_behaviour = SeatBehaviour(reachable=False)   # rings out: Originate fails (Reason 3)
     await request(redis, "cb-nobody", "13900000021", time.time() - 30)
     await acd.agents.login("1003")
     await ready(acd, "1003")
