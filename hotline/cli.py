@@ -19,7 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="INFO")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run roles in this process")
-    run.add_argument("--roles", default="all", help="comma-separated: ivr,bridge,acd,console,metrics,scheduler")
+    run.add_argument("--roles", default="all",
+                     help="comma-separated: ivr,bridge,acd,console,metrics,scheduler,calls (or all)")
     sub.add_parser("migrate", help="apply the database migrations")
     render = sub.add_parser("render-asterisk", help="render the Asterisk configuration")
     render.add_argument("--out", required=True)

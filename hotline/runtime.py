@@ -31,6 +31,7 @@ ROLES: dict[str, str] = {
     "console": "agent_console.service:run_role",
     "metrics": "metrics.service:run_role",
     "scheduler": "hotline.scheduler:run_role",
+    "calls": "hotline.calls.bus_consumer:run_role",  # the `calls` stream → the calls table
 }
 ALL_ROLES = tuple(ROLES)
 

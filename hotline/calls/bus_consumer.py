@@ -93,5 +93,5 @@ class CallsConsumer:
 
 
 async def run_role(ctx) -> None:  # type: ignore[no-untyped-def]  # ctx: hotline.runtime.RoleContext
-    """Entry point in the style of hotline.runtime roles (not registered there yet: see docs/areas/workorders.md)."""
+    """The `calls` role of hotline.runtime: persists every call the bridge publishes."""
     await CallsConsumer(ctx.bus, ctx.session_factory).run()

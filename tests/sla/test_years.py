@@ -159,7 +159,8 @@ def test_a_failing_hook_does_not_lose_the_year(db_session: Session, engine: Dead
     finally:
         services.remove_year_loaded_hook(broken)
     assert results["hotline.no_such_module:recompute_provisional"].startswith("not available")
-    assert any(v.startswith("failed: RuntimeError('boom')") for v in results.values())
+    # other modules' hooks (e.g. the KB's, registered on import) report counts; the broken one its failure
+    assert any(isinstance(v, str) and v.startswith("failed: RuntimeError('boom')") for v in results.values())
     assert [y.year for y in services.list_years(db_session)] == [2027]
     assert engine.calendar.loaded_years == {2027}
 
