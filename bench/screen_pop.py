@@ -124,6 +124,7 @@ async def _pbx(ports: Any, go: Any, stop: Any, out_path: str) -> None:
     await asyncio.sleep(6)
     Path(out_path).write_text(json.dumps(emitted))
     ports.put(("pbx_done", len(emitted)))
+    ports.put(("cpu_pbx_s", time.process_time()))
     while not stop.is_set():
         await asyncio.sleep(0.05)
     await sim.stop()
@@ -149,12 +150,28 @@ async def _bridge(ports: Any, stop: Any, ami_port: int, redis_url: str, db_url: 
     t = time.perf_counter()
     await asyncio.to_thread(kb.refresh)
     ports.put(("kb_index_s", time.perf_counter() - t))
+    import gc
+
+    gc.collect()
+    gc.freeze()  # as bridge.pops.bus_consumer.run does after loading the index
     bus = EventBus.from_url(redis_url, prefix="bench:")
     ami = AmiClient("127.0.0.1", ami_port, "hotline", "hotline-secret", ping_interval=5.0)
     service = BridgeService(ami, bus, only_tracked=True)
     await service.start()
     await ami.connect(timeout=10)
     consumer = PopConsumer(bus, PopBuilder(factory, kb), consumer="bench", start_id="$", block_ms=1000)
+    cpu_start = time.process_time()
+    spent: list[float] = []  # time the consumer spends turning a call.ringing into its pop
+    pops_for = consumer.pops_for
+
+    async def timed(event: dict, entry_id: str):  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        out = await pops_for(event, entry_id)
+        if event.get("type") == "call.ringing":
+            spent.append((time.perf_counter() - t) * 1000)
+        return out
+
+    consumer.pops_for = timed  # type: ignore[method-assign]
     task = asyncio.create_task(consumer.run())
     ports.put(("bridge", 1))
     while not stop.is_set():
@@ -163,6 +180,11 @@ async def _bridge(ports: Any, stop: Any, ami_port: int, redis_url: str, db_url: 
     with contextlib.suppress(asyncio.CancelledError):
         await task
     ports.put(("pops_sent", consumer.pops_sent))
+    ports.put(("cpu_bridge_s", time.process_time() - cpu_start))
+    from bench.common import percentile
+
+    ports.put(("consumer_ringing_p50_ms", percentile(spent, 50) if spent else None))
+    ports.put(("consumer_ringing_p99_ms", percentile(spent, 99) if spent else None))
     await service.stop()
     await ami.close()
 
@@ -192,7 +214,8 @@ async def _relay(ports: Any, stop: Any, redis_url: str) -> None:
     server, port = await _serve(sockets)
     bus = EventBus.from_url(redis_url, prefix="bench:")
     ports.put(("relay", port))
-    cursor = {bus.key(agent_stream(seat)): "$" for seat in seats()}
+    # "0-0", not "$": with "$" an XREAD over many streams misses what arrives on the others between two calls
+    cursor = {bus.key(agent_stream(seat)): "0-0" for seat in seats()}
     strip = len(bus.key("agent:"))
     while not stop.is_set():
         reply = await bus.redis.xread(cursor, block=500, count=100)
@@ -202,7 +225,10 @@ async def _relay(ports: Any, stop: Any, redis_url: str) -> None:
                 cursor[key] = entry_id
                 if ws is not None:  # the console's frame: {"type": "event", "stream", "id", "event"}
                     stream = key[len(bus.prefix + "stream:"):]
-                    await ws.send(f'{{"type":"event","stream":"{stream}","id":"{entry_id}","event":{fields["data"]}}}')
+                    with contextlib.suppress(Exception):  # a browser that left
+                        await ws.send(f'{{"type":"event","stream":"{stream}","id":"{entry_id}",'
+                                      f'"event":{fields["data"]}}}')
+    ports.put(("cpu_relay_s", time.process_time()))
     server.close()
 
 
@@ -232,8 +258,10 @@ async def _bare(ports: Any, stop: Any, ami_port: int) -> None:
             if h.get("Event") == "AgentCalled":
                 ws = sockets.get(h.get("Interface", "").rsplit("/", 1)[-1])
                 if ws is not None:
-                    await ws.send(json.dumps({"type": "event", "event": {"type": "AgentCalled",
-                                                                         "call_id": h.get("Uniqueid")}}))
+                    with contextlib.suppress(Exception):
+                        await ws.send(json.dumps({"type": "event", "event": {"type": "AgentCalled",
+                                                                             "call_id": h.get("Uniqueid")}}))
+    ports.put(("cpu_bare_s", time.process_time()))
     writer.close()
     server.close()
 
@@ -246,6 +274,8 @@ async def agents(relay_port: int, bare_port: int, ready: asyncio.Event, done: as
 
     pops: dict[str, float] = {}
     bare: dict[str, float] = {}
+    bridge_ts: dict[str, float] = {}
+    hops.clear()
 
     async def browser(port: int, seat: str, into: dict[str, float], kind: str | None) -> None:
         async with websockets.connect(f"ws://127.0.0.1:{port}", max_size=2**22) as ws:
@@ -257,9 +287,15 @@ async def agents(relay_port: int, bare_port: int, ready: asyncio.Event, done: as
                 except TimeoutError:
                     continue
                 at = time.time()
-                event = json.loads(raw)["event"]
+                frame = json.loads(raw)
+                event = frame["event"]
                 if kind is None or event.get("type") == kind:
                     into.setdefault(event["call_id"], at)
+                    if "ts" in event:  # when the bridge received the AgentCalled
+                        bridge_ts.setdefault(event["call_id"], event["ts"])
+                        # stream ids carry the Redis time of each XADD: `calls` entry, then the pop
+                        hops[event["call_id"]] = (int(event["source_id"].split("-")[0]) / 1000,
+                                                  int(frame["id"].split("-")[0]) / 1000)
 
     connected: list[str] = []
     tasks = [asyncio.create_task(browser(relay_port, s, pops, "pop.ringing")) for s in seats()]
@@ -269,7 +305,10 @@ async def agents(relay_port: int, bare_port: int, ready: asyncio.Event, done: as
     ready.set()
     await done.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
-    return pops, bare
+    return pops, bare, bridge_ts
+
+
+hops: dict[str, tuple[float, float]] = {}
 
 
 # --- orchestration -------------------------------------------------------------------------------------
@@ -315,7 +354,7 @@ def main() -> dict:
         _wait(ports, "bridge")
         relay_port, bare_port = _wait(ports, "relay"), _wait(ports, "bare")
 
-        async def run() -> tuple[dict[str, float], dict[str, float]]:
+        async def run() -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
             ready, done = asyncio.Event(), asyncio.Event()
             browsers = asyncio.create_task(agents(relay_port, bare_port, ready, done))
             await ready.wait()
@@ -329,11 +368,15 @@ def main() -> dict:
 
         load_before = os.getloadavg()[0]
         cpu = psutil.cpu_percent(interval=None)
-        pops_at, bare_at = asyncio.run(run())
+        cpu_main = time.process_time()
+        pops_at, bare_at, bridge_at = asyncio.run(run())
         cpu = psutil.cpu_percent(interval=None)
         emitted = json.loads(out.read_text())
         stop.set()
-        figures["pops_sent"] = _wait(ports, "pops_sent", 30)
+        figures["cpu_browsers_s"] = time.process_time() - cpu_main
+        for name in ("pops_sent", "cpu_pbx_s", "cpu_bridge_s", "consumer_ringing_p50_ms", "consumer_ringing_p99_ms",
+                     "cpu_relay_s", "cpu_bare_s"):
+            figures[name] = _wait(ports, name, 30)
     finally:
         stop.set()
         for p in procs:
@@ -347,6 +390,19 @@ def main() -> dict:
     pop_ms = [(pops_at[c] - t) * 1000 for c, t in counted.items() if c in pops_at]
     bare_ms = [(bare_at[c] - t) * 1000 for c, t in counted.items() if c in bare_at]
     pop_p99, bare_p99 = percentile(pop_ms, 99), percentile(bare_ms, 99)
+    # where the pop's time goes: AMI socket + AmiClient + tracker (to the bridge's `ts`), then the rest
+    ami_ms = [(bridge_at[c] - t) * 1000 for c, t in counted.items() if c in bridge_at]
+    rest_ms = [(pops_at[c] - bridge_at[c]) * 1000 for c in counted if c in bridge_at and c in pops_at]
+    calls_ms = [(hops[c][0] - bridge_at[c]) * 1000 for c in counted if c in hops]
+    consumer_ms = [(hops[c][1] - hops[c][0]) * 1000 for c in counted if c in hops]
+    relay_ms = [(pops_at[c] - hops[c][1]) * 1000 for c in counted if c in hops and c in pops_at]
+    for name, values in (("tracker_to_calls_xadd", calls_ms), ("calls_xadd_to_pop_xadd", consumer_ms),
+                         ("pop_xadd_to_browser", relay_ms)):  # Redis ids have 1 ms resolution
+        figures[f"{name}_p50_ms"] = percentile(values, 50)
+        figures[f"{name}_p99_ms"] = percentile(values, 99)
+    figures.update({"to_bridge_p50_ms": percentile(ami_ms, 50), "to_bridge_p99_ms": percentile(ami_ms, 99),
+                    "bridge_to_browser_p50_ms": percentile(rest_ms, 50),
+                    "bridge_to_browser_p99_ms": percentile(rest_ms, 99)})
     figures.update({
         "database": db_url.split(":", 1)[0], "orders": ORDERS, "kb_articles": ARTICLES, "agents": AGENTS,
         "websockets": 2 * AGENTS, "rate_calls_per_s": RATE, "seconds": SECONDS,

@@ -125,32 +125,32 @@ class PopConsumer:
             await self.handle_batch(entries)
 
     async def handle_batch(self, entries: list[tuple[str, dict[str, str] | None]]) -> None:
-        idle: list[str] = []
+        """One Redis round trip per batch: every pop XADDed and every entry that needs no audit XACKed in a
+        single MULTI/EXEC; entries whose pop showed a history are XACKed once their audit is committed."""
+        pops: list[dict[str, Any]] = []
+        acks: list[str] = []
+        audits: list[tuple[dict[str, Any], str]] = []
         for entry_id, fields in entries:
-            if not fields:  # trimmed away while pending: nothing left to do
-                idle.append(entry_id)
-                continue
             audit = None
-            try:
-                event = json.loads(fields["data"])
-                pops, audit = await self.pops_for(event, entry_id)
-            except Exception:  # a bad entry must not stop the pops of everyone else
-                log.exception("calls entry %s could not be turned into pops: skipped", entry_id)
-                pops = []
-            if pops and self._replaying:
-                pops = [p for p in pops if not await self._already_sent(p)]
+            made: list[dict[str, Any]] = []
+            if fields:  # (None: trimmed away while pending, nothing left to do)
+                try:
+                    made, audit = await self.pops_for(json.loads(fields["data"]), entry_id)
+                except Exception:  # a bad entry must not stop the pops of everyone else
+                    log.exception("calls entry %s could not be turned into pops: skipped", entry_id)
+            if made and self._replaying:
+                made = [p for p in made if not await self._already_sent(p)]
+            pops += made
             if audit is not None and self._audit is not None:
-                if pops:
-                    await self.notifier.deliver(pops)
-                self._audit.put(audit, entry_id)  # acknowledged once the audit entry is committed
-            elif pops:
-                await self.notifier.deliver(pops, (self.stream, self.group, entry_id))
+                audits.append((audit, entry_id))
             else:
-                idle.append(entry_id)
-            self.pops_sent += len(pops)
+                acks.append(entry_id)
             self.handled += 1
-        if idle:
-            await self.bus.redis.xack(self.key, self.group, *idle)
+        if pops or acks:
+            await self.notifier.deliver(pops, (self.stream, self.group, acks) if acks else None)
+            self.pops_sent += len(pops)
+        for audit, entry_id in audits:  # after the pops are out: the XACK follows the audit's commit
+            self._audit.put(audit, entry_id)  # type: ignore[union-attr]
 
     async def _already_sent(self, pop: dict[str, Any]) -> bool:
         """On replay only: is this entry's pop already in the agent's stream (published before a crash)?"""

@@ -20,16 +20,17 @@ class PopNotifier:
         self.bus = bus
         self.maxlen = maxlen
 
-    async def deliver(self, pops: Sequence[dict[str, Any]], ack: tuple[str, str, str] | None = None) -> list[str]:
+    async def deliver(self, pops: Sequence[dict[str, Any]],
+                      ack: tuple[str, str, str | Sequence[str]] | None = None) -> list[str]:
         """XADD every pop to `agent:<pop.agent_id>` and, in the same transaction, XACK `ack` =
-        (stream name, group, entry id). Returns the new entry ids."""
+        (stream name, group, entry id or ids). Returns the new entry ids."""
         async with self.bus.redis.pipeline(transaction=True) as pipe:
             for pop in pops:
                 pipe.xadd(self.bus.key(agent_stream(pop["agent_id"])), {"data": encode(pop)},
                           maxlen=self.maxlen, approximate=True)
             if ack is not None:
-                stream, group, entry_id = ack
-                pipe.xack(self.bus.key(stream), group, entry_id)
+                stream, group, ids = ack
+                pipe.xack(self.bus.key(stream), group, *([ids] if isinstance(ids, str) else ids))
             replies = await pipe.execute()
         return [str(r) for r in replies[:len(pops)]]
 
