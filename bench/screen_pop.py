@@ -281,11 +281,7 @@ async def agents(relay_port: int, bare_port: int, ready: asyncio.Event, done: as
         async with websockets.connect(f"ws://127.0.0.1:{port}", max_size=2**22) as ws:
             await ws.send(json.dumps({"agent_id": seat}))
             connected.append(seat)
-            while not done.is_set():
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), 0.5)
-                except TimeoutError:
-                    continue
+            async for raw in ws:  # cancelled at the end (no per-socket timeouts: 1,000 sockets)
                 at = time.time()
                 frame = json.loads(raw)
                 event = frame["event"]
@@ -304,6 +300,8 @@ async def agents(relay_port: int, bare_port: int, ready: asyncio.Event, done: as
         await asyncio.sleep(0.05)
     ready.set()
     await done.wait()
+    for task in tasks:
+        task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     return pops, bare, bridge_ts
 
