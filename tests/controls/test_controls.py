@@ -320,3 +320,27 @@ async def test_the_bus_consumer_closes_flows_another_process_started(redis_async
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
+
+
+async def test_consult_when_the_citizen_hangs_up_half_way(redis_async, db_session_factory) -> None:
+    async with console(redis_async, db_session_factory) as c:
+        await ready(redis_async, "2001")
+        call = await answered_call(c)
+        original = ControlService._case_pop
+
+        async def pop_then_hangup(self, *args, **kw):  # type: ignore[no-untyped-def]
+            pop = await original(self, *args, **kw)
+            call.citizen_hangs_up()  # after the expert is invited, before the Atxfer reaches the PBX
+            return pop
+
+        ControlService._case_pop = pop_then_hangup  # type: ignore[method-assign]
+        try:
+            reply = await c.post("1001", call.uniqueid, "consult", {"target": "expert"})
+        finally:
+            ControlService._case_pop = original  # type: ignore[method-assign]
+        assert reply.status_code == 409 and reply.json()["detail"]["code"] == "citizen_gone", reply.text
+        assert await _state(c, call.uniqueid, "citizen_gone")
+        assert (await c.rig.wait_pop("2001", "pop.hangup", call_id=call.uniqueid))["reason"] in (
+            "citizen_gone", "ended")
+        # the expert is free for the next call
+        assert await c.service().store.reserve_expert("2001", "next")
