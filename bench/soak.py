@@ -1,0 +1,286 @@
+"""Soak: the simulator as the PBX at ~200 concurrent calls for 10 minutes through every role of one
+`hotline run --roles all` process; reports events lost, pops lost, orders duplicated and the process's RSS.
+
+    python -m bench.soak                    # 10 minutes (the figure that counts)
+    python -m bench.soak --duration 60      # a quick check
+    python -m bench soak                    # same as the first; HOTLINE_SOAK_DURATION overrides
+
+What is counted, per citizen call the simulator placed:
+- events lost: of the transitions the call must produce on the `calls` stream (started, ended, and
+  answered when a seat answered), those missing; plus duplicated `call.ended` entries;
+- pops lost: for an answered call, the pop.ringing / pop.answered / pop.hangup missing on that seat's
+  `agent:<id>` stream;
+- orders duplicated: the soak files one work order per answered call through the console's API, as the
+  agent would; orders linked to the same call beyond the first;
+- calls not stored: answered or abandoned calls without their row in the calls table (the `calls` role);
+- RSS of the platform process (with its children) after the ramp-up and at the end: flat means < 10 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from bench.common import write_results
+from hotline.bus import EventBus, agent_stream
+from hotline.redis_server import EmbeddedRedis, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "hotline-secret"  # the simulator's manager.conf login (pbxsim), not a platform default
+PASSWORD = "soak-password-long-enough"
+
+
+def rss_mb(pid: int) -> float:
+    proc = psutil.Process(pid)
+    total = proc.memory_info().rss
+    for child in proc.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            total += child.memory_info().rss
+    return total / 2**20
+
+
+def platform_env(redis_url: str, db_url: str, ami_port: int, agi_port: int, console_port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env.update({"REDIS_URL": redis_url, "DATABASE_URL": db_url, "HOTLINE_AMI_PORT": str(ami_port),
+                "HOTLINE_AMI_USER": "hotline", "HOTLINE_AMI_SECRET": SECRET, "HOTLINE_FASTAGI_PORT": str(agi_port),
+                "HOTLINE_CONSOLE_PORT": str(console_port), "HOTLINE_SESSION_KEY": "soak-" + os.urandom(16).hex(),
+                "HOTLINE_METRICS_PORT": str(free_port())})
+    return env
+
+
+def quick_wrap_up_config(workdir: Path, seconds: int) -> Path:
+    """The ACD's skills.yaml with a short 话后整理: nobody presses 整理完成 here, so the ACD's overdue rule
+    (wrap_up_overdue: ready) stands in for the agents."""
+    import yaml
+
+    from acd.config import DEFAULT_PATH
+
+    data = yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
+    data.setdefault("acd", {})["wrap_up_max_seconds"] = seconds
+    path = workdir / "skills.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def create_agent(db_url: str) -> None:
+    from agent_console.users import NewUser, create_user
+    from hotline.db import make_engine, make_session_factory, upgrade_to_head
+    from hotline.security import Role
+
+    upgrade_to_head(db_url)
+    engine = make_engine(db_url)
+    with make_session_factory(engine)() as session:
+        create_user(session, NewUser("soak-agent", Role.agent, PASSWORD, "9999"))
+    engine.dispose()
+
+
+async def console_session(base: str) -> tuple[httpx.AsyncClient, dict[str, str]]:
+    client = httpx.AsyncClient(base_url=base, timeout=30)
+    resp = await client.post("/login", data={"username": "soak-agent", "password": PASSWORD},
+                             headers={"Origin": base})
+    if resp.status_code != 303:
+        raise RuntimeError(f"console login failed: {resp.status_code} {resp.text[:300]}")
+    # the console's cookies are Secure (TLS in production); over loopback http we hand them over ourselves
+    cookie = "; ".join(f"{k}={v}" for k, v in resp.cookies.items())
+    client.cookies.clear()
+    client.headers["Cookie"] = cookie
+    page = await client.get(resp.headers["location"], headers={"Accept": "text/html"})
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page.text)
+    if not token:
+        raise RuntimeError(f"console page without a CSRF token: {page.status_code} {page.text[:300]}")
+    return client, {"X-CSRF-Token": token.group(1), "Origin": base, "Accept": "application/json"}
+
+
+async def file_order(client: httpx.AsyncClient, headers: dict[str, str], call: Any) -> bool:
+    """The agent's 工单 for an answered call, linked to it; True when accepted."""
+    resp = await client.post("/api/workorders", headers=headers, json={
+        "category": "complaint", "content": "噪音扰民（压测）", "caller_number": call.citizen.caller,
+        "call_ids": [call.uniqueid]})
+    return resp.status_code == 201
+
+
+async def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"hotline run exited with {proc.returncode}")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+async def soak(duration: float, concurrency: int, talk: float, seed: int) -> dict[str, Any]:
+    from pbxsim.citizens import Citizen
+    from pbxsim.config import SeatBehaviour, SimConfig
+    from pbxsim.distributions import Constant, LogNormal
+    from pbxsim.simulator import Simulator
+
+    rng = random.Random(seed)
+    workdir = Path(tempfile.mkdtemp(prefix="hotline-soak-"))
+    redis = None
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        redis = EmbeddedRedis(workdir=workdir).start()
+        redis_url = redis.url
+    db_url = os.environ.get("DATABASE_URL") or f"sqlite:///{workdir / 'soak.db'}"
+    await asyncio.to_thread(create_agent, db_url)
+    agi_port, console_port = free_port(), free_port()
+    seats = [str(2000 + n) for n in range(concurrency + concurrency // 4)]
+    sim = Simulator(SimConfig(ami_port=0, agi_url=f"agi://127.0.0.1:{agi_port}/ivr",
+                              default_seat=SeatBehaviour(answer_delay=Constant(1.0))), scale=1.0)
+    await sim.start()
+    for seat in seats:
+        sim.add_member(f"PJSIP/{seat}", f"agent-{seat}")
+    env = platform_env(redis_url, db_url, sim.ami_port, agi_port, console_port)
+    env["HOTLINE_ACD_CONFIG"] = str(quick_wrap_up_config(workdir, 5))
+    log = open(workdir / "hotline.log", "wb")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen([sys.executable, "-m", "hotline.cli", "--log-level", "WARNING", "run", "--roles", "all"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    bus = EventBus.from_url(redis_url)
+    calls: list[Any] = []
+    orders_posted = order_errors = 0
+    live_samples: list[int] = []
+    rss_start = rss_end = 0.0
+    try:
+        await wait_port(agi_port, proc)
+        await wait_port(console_port, proc)
+        await asyncio.sleep(2.0)  # AMI login and first resync
+        client, headers = await console_session(f"http://127.0.0.1:{console_port}")
+        ivr_estimate = 12.0  # seconds the welcome menu takes at scale 1 (prompts, one key)
+        rate = concurrency / (talk + ivr_estimate + 1.0)
+        started = time.monotonic()
+        ramp = min(duration / 4, talk + ivr_estimate + 10)
+        filed: set[str] = set()
+        next_sample = started
+        while (now := time.monotonic()) - started < duration:
+            calls.append(await sim.place_call(Citizen(caller=f"139{rng.randrange(10**8):08d}", name="市民",
+                                                      digits="2", digit_delay=1.0,
+                                                      talk_time=LogNormal(talk, talk / 3).sample(rng),
+                                                      patience=None)))
+            if not rss_start and now - started >= ramp:
+                rss_start = rss_mb(proc.pid)
+            if now >= next_sample:
+                live_samples.append(sum(1 for c in calls if c.done is not None and not c.done.is_set()))
+                next_sample = now + 5.0
+                # file the orders of the calls answered so far (what the agents would do after each call)
+                for call in calls:
+                    if call.answered_at and call.uniqueid not in filed and call.done.is_set():
+                        filed.add(call.uniqueid)
+                        orders_posted += 1
+                        order_errors += not await file_order(client, headers, call)
+            if proc.poll() is not None:
+                raise RuntimeError(f"hotline run died with {proc.returncode}: see {workdir / 'hotline.log'}")
+            await asyncio.sleep(rng.expovariate(rate))
+        rss_end = rss_mb(proc.pid)
+        for call in calls:  # let every call finish (talk times are bounded by the log-normal's tail)
+            with contextlib.suppress(TimeoutError):
+                await call.wait(max(0.0, started + duration + 6 * talk - time.monotonic()))
+        for call in calls:
+            if call.answered_at and call.uniqueid not in filed:
+                filed.add(call.uniqueid)
+                orders_posted += 1
+                order_errors += not await file_order(client, headers, call)
+        await asyncio.sleep(5.0)  # the last events through bridge, pops and the calls consumer
+        await client.aclose()
+        figures = await count(bus, calls, db_url)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+        await sim.stop()
+        await bus.redis.aclose()
+        if redis is not None:
+            redis.stop()
+    figures.update({
+        "duration_s": duration, "target_concurrency": concurrency, "seats": len(seats),
+        "calls_placed": len(calls), "answered": sum(1 for c in calls if c.answered_at),
+        "concurrency_max": max(live_samples, default=0),
+        "concurrency_mean_after_ramp": round(sum(live_samples[len(live_samples) // 4:]) /
+                                             max(1, len(live_samples[len(live_samples) // 4:])), 1),
+        "orders_posted": orders_posted, "order_post_errors": order_errors,
+        "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
+        "rss_growth_pct": round(100 * (rss_end - rss_start) / rss_start, 1) if rss_start else None,
+        "workdir": str(workdir),
+        "unfinished_calls": sum(1 for c in calls if not c.done.is_set()),
+        "unfinished_in_ivr": sum(1 for c in calls if not c.done.is_set() and not c.agi_status),
+        **{f"outcome_{k or 'none'}": n for k, n in Counter(c.outcome for c in calls).items()},
+    })
+    return figures
+
+
+async def count(bus: EventBus, calls: list[Any], db_url: str) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from hotline.calls.models import Call
+    from hotline.db import make_engine, make_session_factory
+    from hotline.workorders.models import OrderCall
+
+    by_call: dict[str, Counter[str]] = {}
+    last = "0-0"
+    while batch := await bus.read_since("calls", last, count=5000):
+        for entry_id, event in batch:
+            by_call.setdefault(event.get("call_id", ""), Counter())[event.get("type", "")] += 1
+            last = entry_id
+    events_lost = ended_twice = pops_lost = 0
+    seat_pops: dict[str, set[tuple[str, str]]] = {}
+    for call in calls:
+        seen = by_call.get(call.uniqueid, Counter())
+        expected = ["call.started", "call.ended"] + (["call.answered"] if call.answered_at else [])
+        events_lost += sum(1 for kind in expected if not seen[kind])
+        ended_twice += max(0, seen["call.ended"] - 1)
+        if call.answered_at and call.member:
+            seat = call.member.removeprefix("PJSIP/")
+            if seat not in seat_pops:
+                seat_pops[seat] = {(e.get("call_id"), e.get("type")) for _i, e in
+                                   await bus.read_since(agent_stream(seat), count=100_000)}
+            pops_lost += sum(1 for kind in ("pop.ringing", "pop.answered", "pop.hangup")
+                             if (call.uniqueid, kind) not in seat_pops[seat])
+    engine = make_engine(db_url)
+    with make_session_factory(engine)() as session:
+        stored = set(session.scalars(select(Call.call_id).where(Call.state == "ended")))
+        per_call = session.execute(select(OrderCall.call_id, func.count()).group_by(OrderCall.call_id)).all()
+        orders_linked = sum(n for _c, n in per_call)
+    engine.dispose()
+    return {"events_lost": events_lost, "call_ended_duplicated": ended_twice, "pops_lost": pops_lost,
+            "orders_duplicated": sum(n - 1 for _c, n in per_call if n > 1), "orders_linked": orders_linked,
+            "calls_not_stored": sum(1 for c in calls if c.uniqueid not in stored),
+            "foreign_call_ids_on_bus": len(set(by_call) - {c.uniqueid for c in calls})}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench.soak")
+    parser.add_argument("--duration", type=float, default=float(os.environ.get("HOTLINE_SOAK_DURATION", 600)))
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--talk", type=float, default=45.0, help="mean talk seconds (log-normal)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv if argv is not None else [])
+    figures = asyncio.run(soak(args.duration, args.concurrency, args.talk, args.seed))
+    write_results("soak", figures)
+    return figures
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
