@@ -82,6 +82,8 @@ class Acd:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    if (task := asyncio.current_task()) is not None and task.cancelling():
+                        raise asyncio.CancelledError from None
                     log.exception("ACD: %s failed", step.__qualname__)
 
     async def stop(self) -> None:
@@ -90,9 +92,11 @@ class Acd:
             self.ami.remove_listener(self.on_event)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            # a Redis read may swallow a cancellation (redis-py's own timeouts): do not wait for ever
+            _done, pending = await asyncio.wait(self._tasks, timeout=2.0)
+            for task in pending:
+                log.warning("ACD: task %s did not stop within 2 s", task.get_name())
         self._tasks = []
 
 

@@ -112,6 +112,10 @@ class AgentTracker:
             try:
                 await self._dispatch(event)
             except Exception:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # redis-py may turn our cancellation into a TimeoutError: let the cancellation through
+                    raise asyncio.CancelledError from None
                 log.exception("ACD: could not apply %s", event.name)
 
     async def _dispatch(self, event: AmiEvent | Resync) -> None:

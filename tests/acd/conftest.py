@@ -51,7 +51,9 @@ async def ami(sim: Simulator) -> AsyncIterator[AmiClient]:
     client = AmiClient("127.0.0.1", sim.ami_port, "hotline", "hotline-secret", action_timeout=3.0, ping_interval=5.0)
     await client.connect()
     yield client
-    await client.close()
+    # a listener that swallowed the dispatcher's cancellation must not hold the test run (reported)
+    closing = asyncio.ensure_future(client.close())
+    await asyncio.wait([closing], timeout=3.0)
 
 
 @pytest.fixture
