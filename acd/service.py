@@ -52,9 +52,15 @@ class Acd:
         self._stopping = False
 
     async def on_event(self, event: Any) -> None:
-        await self.tracker.on_event(event)
-        await self.queues.on_event(event)
-        await self.callbacks.on_event(event)
+        try:
+            await self.tracker.on_event(event)
+            await self.queues.on_event(event)
+            await self.callbacks.on_event(event)
+        except Exception:
+            if (task := asyncio.current_task()) is not None and task.cancelling():
+                # redis-py may turn the AMI dispatcher's cancellation into an error: let it through
+                raise asyncio.CancelledError from None
+            log.exception("ACD: could not handle %s", getattr(event, "name", event))
 
     async def start(self) -> None:
         self._stopping = False
