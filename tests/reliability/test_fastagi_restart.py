@@ -15,10 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-from hotline.redis_server import free_port
 from pbxsim.config import SeatBehaviour, SimConfig
 from pbxsim.distributions import Constant
 from pbxsim.simulator import Simulator
+
+from .servers import stable_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +43,7 @@ def _start_ivr(port: int, redis_url: str, db_url: str) -> subprocess.Popen[bytes
 
 
 async def test_fastagi_killed_and_restarted_under_calls(redis_url: str, db_url: str, redis_sync) -> None:  # type: ignore[no-untyped-def]
-    port = free_port()
+    port = stable_port()  # the simulator reconnects to it while it is down
     ivr = _start_ivr(port, redis_url, db_url)
     sim = Simulator(SimConfig(ami_port=0, agi_url=f"agi://127.0.0.1:{port}/ivr", agi_connect_timeout=1.0,
                               default_seat=SeatBehaviour(answer_delay=Constant(1.0))), scale=10.0)
