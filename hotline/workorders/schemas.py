@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hotline.domain import Category, Channel, OrderStatus, Urgency
+from hotline.kb.schemas import Text  # str without NUL (PostgreSQL text cannot hold it): 422, not 500
 from hotline.workorders.state import OrderEvent
 
 PHONE = r"^\+?[0-9]{3,20}$"
@@ -19,19 +20,19 @@ class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     category: Category
-    content: str = Field(min_length=1, max_length=4000, description="the citizen's request in their words")
+    content: Text = Field(min_length=1, max_length=4000, description="the citizen's request in their words")
     channel: Channel = Channel.phone
     urgency: Urgency = Urgency.normal
-    caller_name: str | None = Field(None, max_length=100)
+    caller_name: Text | None = Field(None, max_length=100)
     caller_number: str | None = Field(None, pattern=PHONE, description="digits only, e.g. 13912345678")
-    caller_personal: dict[str, str] | None = Field(None, description="other personal data (ID number, address)")
+    caller_personal: dict[Text, Text] | None = Field(None, description="other personal data (ID number, address)")
     confidential: bool = Field(False, description="保密件 (Foshan art. 60): caller data shown only to supervisors")
-    location: str | None = Field(None, max_length=255)
+    location: Text | None = Field(None, max_length=255)
     lead_unit_id: DbId | None = None
     co_unit_ids: list[DbId] = Field(default_factory=list, max_length=20)
     call_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=20)
     kb_article_ids: list[DbId] = Field(default_factory=list, max_length=20)
-    answer: str | None = Field(None, min_length=1, max_length=4000,
+    answer: Text | None = Field(None, min_length=1, max_length=4000,
                                description="set when a consultation was answered from the KB on the call: "
                                            "the order is closed on the spot (即时办结, Ziyang art. 12)")
 
@@ -40,7 +41,7 @@ class TransitionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event: OrderEvent
-    note: str | None = Field(None, max_length=4000, description="reasons, answer or special circumstances")
+    note: Text | None = Field(None, max_length=4000, description="reasons, answer or special circumstances")
     unit_id: DbId | None = Field(None, description="dispatch: the lead handling unit")
     co_unit_ids: list[DbId] = Field(default_factory=list, max_length=20)
     satisfaction: int | None = Field(None, ge=1, le=5, description="revisit: 1 very dissatisfied .. 5 very satisfied")
