@@ -20,6 +20,7 @@ from acd.services import AgentService, AgentTracker
 from hotline.ami.client import Resync
 from hotline.ami.events import QueueEntry, QueueMember, parse_event
 from hotline.bus import EventBus
+from hotline.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -96,13 +97,7 @@ class Acd:
         self._stopping = True
         with contextlib.suppress(ValueError):
             self.ami.remove_listener(self.on_event)
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            # a Redis read may swallow a cancellation (redis-py's own timeouts): do not wait for ever
-            _done, pending = await asyncio.wait(self._tasks, timeout=2.0)
-            for task in pending:
-                log.warning("ACD: task %s did not stop within 2 s", task.get_name())
+        await cancel_and_wait(self._tasks, timeout=2.0)
         self._tasks = []
 
 

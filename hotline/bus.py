@@ -44,6 +44,14 @@ class EventBus:
         payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
         return await self.redis.xadd(self.key(stream), {"data": payload}, maxlen=maxlen, approximate=True)
 
+    async def publish_many(self, stream: str, events: list[dict[str, Any]], maxlen: int = DEFAULT_MAXLEN) -> list[str]:
+        """Several events in one round trip, all or none (MULTI/EXEC), in order."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for event in events:
+                payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
+                pipe.xadd(self.key(stream), {"data": payload}, maxlen=maxlen, approximate=True)
+            return await pipe.execute()
+
     async def read_since(self, stream: str, last_id: str = "0-0", count: int = 1000) -> list[tuple[str, dict]]:
         """Entries after `last_id`, without blocking (the replay a reconnecting client asks for)."""
         rows = await self.redis.xrange(self.key(stream), min=f"({last_id}" if last_id != "0-0" else "-",

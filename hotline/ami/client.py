@@ -40,6 +40,7 @@ from hotline.ami.actions import (
 from hotline.ami.events import AmiEvent, CoreShowChannel, QueueEntry, QueueMember, QueueParams, parse_event
 from hotline.ami.frames import EventFilter, Frame
 from hotline.ami.protocol import AmiProtocol
+from hotline.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from hotline.settings import Settings
@@ -235,14 +236,10 @@ class AmiClient:
 
     async def close(self) -> None:
         self._closing = True
-        tasks = [t for t in (self._supervisor, self._dispatcher) if t is not None]
-        for task in tasks:
-            task.cancel()
         if self._protocol is not None:
             self._protocol.close()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # a listener blocked in a Redis call may swallow one cancellation: insist, for a bounded time
+        await cancel_and_wait([self._supervisor, self._dispatcher], timeout=self.action_timeout)
         # Let async state listeners see the final "down" (the supervisor reported it while stopping).
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
