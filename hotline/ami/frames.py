@@ -181,7 +181,8 @@ class FrameDecoder:
         if self._expect_banner and self.banner is None:
             end = buffer.find(EOL)
             if end < 0:
-                self._buffer = buffer
+                # a peer that never ends its first line is not Asterisk: hold no more than a frame's worth
+                self._buffer = buffer[-self._max:] if len(buffer) > self._max else buffer
                 return frames
             self.banner, buffer = buffer[:end], buffer[end + 2:]
         # One split per read, in C: finding and slicing frame by frame cost more than the frames' parsing
