@@ -24,6 +24,3 @@ class IvrConfig(BaseSettings):
     callback_wait_ms: int = 5000
     survey_wait_ms: int = 6000
     survey_tries: int = 2
-    priority_special_urgent: int = Field(10, description="HOTLINE_PRIORITY → app_queue QUEUE_PRIO")
-    priority_callback: int = 8
-    priority_repeat: int = 5

@@ -39,6 +39,11 @@ class IvrServices(Protocol):
 
     async def record_emergency(self, *, call_id: str, number: str, service: EmergencyService) -> None: ...
 
+    async def route(self, number: str, category: str | None, profile: CallerProfile | None) -> dict[str, str]:
+        """Channel variables for the hand-over to app_queue: HOTLINE_QUEUE, HOTLINE_PRIORITY,
+        HOTLINE_LAST_AGENT (the ACD's routing, acd.routing.route_call)."""
+        ...
+
 
 @runtime_checkable
 class OrderRecords(Protocol):
@@ -137,6 +142,13 @@ class HotlineIvrServices:
             await pipe.execute()
         await self.bus.publish(keys.IVR_STREAM, record)
         await self.bus.publish("supervisors", record)
+
+
+    async def route(self, number: str, category: str | None, profile: CallerProfile | None) -> dict[str, str]:
+        from acd.routing import route_call
+
+        variables = await route_call(self.redis, number, category, profile)
+        return {name: str(value) for name, value in variables.items()}
 
 
 def _number(value: str | None) -> float | None:

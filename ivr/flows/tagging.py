@@ -1,29 +1,21 @@
 """Caller tagging before the queue: the history of the calling number becomes channel variables the
 dialplan and app_queue route on (HOTLINE_REPEAT, HOTLINE_OPEN_ORDER, HOTLINE_TERMINAL, HOTLINE_PRIORITY).
 
-Priority: 特殊紧急 open order (Ziyang art. 13(4)) > a callback we owe > a repeat caller > everyone else.
-A history lookup that fails must not keep the citizen from a human: they are tagged as unknown.
+The priority rule (特殊紧急 open order > a callback we owe > a repeat caller > everyone else) is the ACD's,
+`acd.routing.priority_for`, with the values of acd/skills.yaml; the queue is chosen when the IVR hands the
+call over (`IvrServices.route`). A history lookup that fails must not keep the citizen from a human: they
+are tagged as unknown.
 """
 
 from __future__ import annotations
 
 import logging
 
+from acd.routing import priority_for
 from ivr.flows.base import FlowContext
 from ivr.schemas import CallerProfile
 
 log = logging.getLogger(__name__)
-
-
-def priority_for(profile: CallerProfile, ctx: FlowContext) -> int:
-    config = ctx.config
-    if profile.special_urgent:
-        return config.priority_special_urgent
-    if profile.callback_pending:
-        return config.priority_callback
-    if profile.repeat:
-        return config.priority_repeat
-    return 0
 
 
 async def tag_caller(ctx: FlowContext) -> CallerProfile:
@@ -36,5 +28,5 @@ async def tag_caller(ctx: FlowContext) -> CallerProfile:
     await ctx.set("HOTLINE_REPEAT", int(profile.repeat))
     await ctx.set("HOTLINE_OPEN_ORDER", profile.open_order or "")
     await ctx.set("HOTLINE_TERMINAL", int(profile.terminal))
-    await ctx.set("HOTLINE_PRIORITY", priority_for(profile, ctx))
+    await ctx.set("HOTLINE_PRIORITY", priority_for(profile))
     return profile

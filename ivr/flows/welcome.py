@@ -8,12 +8,14 @@ handle, the citizen is put through to the right service)."""
 
 from __future__ import annotations
 
+import logging
+
 from hotline.domain import Category, EmergencyService
 from hotline.fastagi import AgiHangup
 from ivr.flows.base import FlowContext, key_event
 from ivr.flows.order_status import OrderStatusFlow
 from ivr.flows.tagging import tag_caller
-from ivr.schemas import Notice
+from ivr.schemas import CallerProfile, Notice
 from ivr.state import Machine, check_table, run_machine
 
 _KEYS = {"key_complaint": "complaint", "key_order_status": "order_status", "key_emergency": "emergency"}
@@ -29,6 +31,7 @@ TRANSITIONS = {
 FINALS = frozenset({"queue", "emergency_transfer"})
 check_table(TRANSITIONS, FINALS)
 
+log = logging.getLogger(__name__)
 SERVICE_KEYS = {"1": EmergencyService.police, "2": EmergencyService.fire, "3": EmergencyService.ambulance}
 
 
@@ -43,13 +46,14 @@ class WelcomeFlow:
         self.category: Category | None = None
         self.service: EmergencyService | None = None
         self.notice: Notice | None = None
+        self.profile: CallerProfile | None = None
 
     async def run(self) -> str:
         session = self.ctx.session
         outcome = "error"  # until the machine ends or the caller hangs up
         try:
             await session.answer()
-            await tag_caller(self.ctx)
+            self.profile = await tag_caller(self.ctx)
             outcome = await run_machine(self.machine, {
                 "welcome": self.on_welcome, "notice": self.on_notice, "complaint": self.on_complaint,
                 "order_status": self.on_order_status, "emergency": self.on_emergency,
@@ -115,6 +119,15 @@ class WelcomeFlow:
     async def on_queue(self) -> str:
         if self.category is not None:
             await self.ctx.set("HOTLINE_CATEGORY", self.category.value)
+        try:  # the ACD's routing: skill queue, priority, the last agent if free
+            routing = await self.ctx.services.route(self.ctx.session.caller_number,
+                                                    self.category.value if self.category else None, self.profile)
+        except Exception:  # routing data unreadable: the dialplan's default queue still reaches a human
+            log.exception("routing failed for call %s: default queue", self.ctx.call_id)
+            routing = {}
+        for name in ("HOTLINE_QUEUE", "HOTLINE_LAST_AGENT"):
+            if routing.get(name):
+                await self.ctx.set(name, routing[name])
         await self.ctx.set("HOTLINE_IVR_PATH", self.machine.path_text())
         return ""
 

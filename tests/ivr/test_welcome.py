@@ -53,8 +53,25 @@ async def test_silence_goes_straight_to_the_queue(server) -> None:  # type: igno
     assert "HOTLINE_CATEGORY" not in t.variables
     assert t.variables["HOTLINE_PRIORITY"] == "0" and t.variables["HOTLINE_REPEAT"] == "0"
     assert t.played == ["hotline/welcome"]  # no menu after the greeting
+    assert t.variables["HOTLINE_QUEUE"] == "hotline-general"  # the ACD's routing (acd.routing)
+    assert "HOTLINE_LAST_AGENT" not in t.variables  # nobody answered this number before
     assert t.verbs() == ["ANSWER", "SET VARIABLE", "SET VARIABLE", "SET VARIABLE", "SET VARIABLE", "STREAM FILE",
-                         "WAIT FOR DIGIT", "SET VARIABLE"]
+                         "WAIT FOR DIGIT", "SET VARIABLE", "SET VARIABLE"]
+
+
+async def test_the_last_agent_is_offered_first_only_while_ready(server, redis_async) -> None:  # type: ignore[no-untyped-def]
+    from acd import keys as acd_keys
+    from acd.services import AgentStore
+    from acd.state import Agent, AgentState
+
+    await redis_async.set(acd_keys.last_agent("13900001"), "1002")
+    store = AgentStore(redis_async)
+    await store.save(Agent("1002", AgentState.ready, queues=["hotline-general"]))
+    t = await call(server, keys=[None])
+    assert t.variables["HOTLINE_LAST_AGENT"] == "1002"
+    await store.save(Agent("1002", AgentState.on_call, queues=["hotline-general"]))
+    busy = await call(server, keys=[None])
+    assert "HOTLINE_LAST_AGENT" not in busy.variables and busy.variables["HOTLINE_QUEUE"] == "hotline-general"
 
 
 @pytest.mark.parametrize("key", ["7", "0", "*", "#"])
