@@ -73,8 +73,9 @@ def observe(buckets: tuple[float, ...], counts: list[int], value: float) -> None
 
 
 @dataclass
-class QueueFigures:
-    """Counters of one queue over one period (the day, or all time)."""
+class AnswerCounts:
+    """The counters behind the answer rate, the 15-second answer rate and the average speed of answer
+    (docs/METRICS.md); the live figures and the reports both compute their rates here."""
 
     offered: int = 0
     answered: int = 0
@@ -82,14 +83,9 @@ class QueueFigures:
     short_abandoned: int = 0
     unanswered: int = 0
     answered_in_sl: int = 0
-    transferred: int = 0
     wait_answered_sum: float = 0.0
     talk_sum: float = 0.0
     talk_count: int = 0
-    abandon_wait_sum: float = 0.0
-    wait_hist: list[int] = field(default_factory=lambda: [0] * (len(WAIT_BUCKETS) + 1))
-    abandon_hist: list[int] = field(default_factory=lambda: [0] * (len(WAIT_BUCKETS) + 1))
-    talk_hist: list[int] = field(default_factory=lambda: [0] * (len(TALK_BUCKETS) + 1))
 
     @property
     def answer_rate(self) -> float | None:
@@ -106,6 +102,17 @@ class QueueFigures:
     @property
     def average_talk(self) -> float | None:
         return self.talk_sum / self.talk_count if self.talk_count else None
+
+
+@dataclass
+class QueueFigures(AnswerCounts):
+    """Counters of one queue over one period (the day, or all time)."""
+
+    transferred: int = 0
+    abandon_wait_sum: float = 0.0
+    wait_hist: list[int] = field(default_factory=lambda: [0] * (len(WAIT_BUCKETS) + 1))
+    abandon_hist: list[int] = field(default_factory=lambda: [0] * (len(WAIT_BUCKETS) + 1))
+    talk_hist: list[int] = field(default_factory=lambda: [0] * (len(TALK_BUCKETS) + 1))
 
     def add(self, other: QueueFigures) -> None:
         for name, value in vars(other).items():

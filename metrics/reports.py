@@ -21,7 +21,7 @@ from hotline.calls.models import Call
 from hotline.domain import Category
 from hotline.kb.services import answer_rate_report
 from hotline.workorders.models import OrderDeadline, WorkOrder
-from metrics.engine import ABANDONED, ANSWERED, CST, SHORT_ABANDON, UNANSWERED, classify, wait_of
+from metrics.engine import ABANDONED, ANSWERED, CST, SHORT_ABANDON, UNANSWERED, AnswerCounts, classify, wait_of
 
 # words every order says: not topics
 _STOP_TEXT = ("反映 问题 请求 希望 要求 处理 相关 部门 市民 来电 咨询 投诉 情况 进行 没有 什么 如何 怎么 "
@@ -30,34 +30,9 @@ STOPWORDS = frozenset(_STOP_TEXT.split())
 
 
 @dataclass
-class CallFigures:
+class CallFigures(AnswerCounts):
     calls: int = 0          # every citizen call that reached the platform
     ivr_only: int = 0
-    offered: int = 0
-    answered: int = 0
-    abandoned: int = 0
-    short_abandoned: int = 0
-    unanswered: int = 0
-    answered_in_sl: int = 0
-    wait_sum: float = 0.0
-    talk_sum: float = 0.0
-    talk_count: int = 0
-
-    @property
-    def answer_rate(self) -> float | None:
-        return self.answered / self.offered if self.offered else None
-
-    @property
-    def service_level(self) -> float | None:
-        return self.answered_in_sl / self.offered if self.offered else None
-
-    @property
-    def asa(self) -> float | None:
-        return self.wait_sum / self.answered if self.answered else None
-
-    @property
-    def average_talk(self) -> float | None:
-        return self.talk_sum / self.talk_count if self.talk_count else None
 
 
 @dataclass
@@ -136,7 +111,7 @@ def call_figures(session: Session, since: datetime, until: datetime, short_aband
                 fig.offered += 1
                 if kind == ANSWERED:
                     fig.answered += 1
-                    fig.wait_sum += waited
+                    fig.wait_answered_sum += waited
                     fig.answered_in_sl += waited <= service_level_seconds
                     if talk is not None:
                         fig.talk_sum += talk
@@ -199,10 +174,14 @@ def _pct(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.1f}%"
 
 
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
 def _call_row(label: str, fig: CallFigures) -> list[Any]:
     return [label, fig.calls, fig.ivr_only, fig.offered, fig.answered, fig.abandoned, fig.short_abandoned,
             fig.unanswered, _pct(fig.answer_rate), _pct(fig.service_level),
-            "" if fig.asa is None else f"{fig.asa:.1f}", "" if fig.average_talk is None else f"{fig.average_talk:.1f}"]
+            _seconds(fig.average_speed_of_answer), _seconds(fig.average_talk)]
 
 
 CALL_HEADER = ["范围", "来电", "仅语音导航", "呼入量(offered)", "接通", "放弃", "短时放弃(不计)", "排队超时",

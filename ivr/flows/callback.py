@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from hotline.fastagi import AgiHangup
 from ivr.flows.base import FlowContext
-from ivr.flows.queue_announce import book_callback
+from ivr.flows.queue_announce import book_callback, offer_callback
 from ivr.schemas import QueueWait
 from ivr.state import Machine, check_table, run_machine
 
@@ -47,12 +47,7 @@ class CallbackFlow:
         return "caller_asked"
 
     async def on_offer(self) -> str:
-        digit = await self.ctx.say(["callback_offer"], "0123456789*#")
-        if digit is None:
-            digit = await self.ctx.session.wait_for_digit(self.ctx.config.callback_wait_ms)
-        if digit is None:
-            return "silence"
-        return "key_accept" if digit == "1" else "wrong_key"
+        return await offer_callback(self.ctx)
 
     async def on_callback_booked(self) -> str:
         await book_callback(self.ctx, self.queue, self.wait)

@@ -57,16 +57,22 @@ class QueueAnnounceFlow:
         return "long_wait" if long else "short_wait"
 
     async def on_offer_callback(self) -> str:
-        digit = await self.ctx.say(["callback_offer"], "0123456789*#")
-        if digit is None:
-            digit = await self.ctx.session.wait_for_digit(self.ctx.config.callback_wait_ms)
-        if digit is None:
-            return "silence"
-        return "key_accept" if digit == "1" else "wrong_key"
+        return await offer_callback(self.ctx)
 
     async def on_callback_booked(self) -> str:
         await book_callback(self.ctx, self.queue, self.wait)
         return ""
+
+
+async def offer_callback(ctx: FlowContext) -> str:
+    """Ask whether the caller wants to be called back, keeping their turn: 1 accepts; silence or any other
+    key keeps them waiting for a human. Events: key_accept, wrong_key, silence."""
+    digit = await ctx.say(["callback_offer"], "0123456789*#")
+    if digit is None:
+        digit = await ctx.session.wait_for_digit(ctx.config.callback_wait_ms)
+    if digit is None:
+        return "silence"
+    return "key_accept" if digit == "1" else "wrong_key"
 
 
 async def book_callback(ctx: FlowContext, queue: str, wait: QueueWait) -> str:

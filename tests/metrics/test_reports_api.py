@@ -71,7 +71,7 @@ def test_daily_and_monthly_report_figures(db_session_factory) -> None:  # type: 
         c = report.calls
         assert (c.calls, c.ivr_only, c.offered, c.answered, c.abandoned, c.unanswered) == (8, 0, 8, 7, 1, 0)
         assert (c.answer_rate, c.service_level) == (7 / 8, 6 / 8)
-        assert abs(c.asa - 23 / 7) < 1e-9
+        assert abs(c.average_speed_of_answer - 23 / 7) < 1e-9
         assert report.orders_by_category == {"complaint": 2, "consult": 1} and report.orders_total == 3
         assert report.hot_topics[0] == ("噪音", 2)       # in both complaints' keywords
         assert report.deadlines_missed == {"dispatch": 1}  # the one met in time and the one not yet due: no
