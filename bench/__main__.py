@@ -7,6 +7,7 @@ A benchmark is a module `bench/NAME.py` or package `bench/NAME/` with a `main()`
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import sys
 from pathlib import Path
@@ -30,7 +31,8 @@ def main(argv: list[str]) -> int:
     for name in names:
         module = importlib.import_module(f"bench.{name}")
         try:
-            module.main()
+            # benchmarks with their own options get none here: the command line named benchmarks
+            module.main([]) if inspect.signature(module.main).parameters else module.main()
         except Exception as exc:  # one broken benchmark must not hide the others' figures
             print(f"bench {name} failed: {exc!r}")
             failed.append(name)
