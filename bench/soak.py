@@ -128,7 +128,7 @@ async def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 6
     raise RuntimeError(f"nothing listens on {port}")
 
 
-async def soak(duration: float, concurrency: int, talk: float, seed: int) -> dict[str, Any]:
+async def soak(duration: float, concurrency: int, talk: float, seed: int, split: bool = False) -> dict[str, Any]:
     from pbxsim.citizens import Citizen
     from pbxsim.config import SeatBehaviour, SimConfig
     from pbxsim.distributions import Constant, LogNormal
@@ -152,17 +152,22 @@ async def soak(duration: float, concurrency: int, talk: float, seed: int) -> dic
         sim.add_member(f"PJSIP/{seat}", f"agent-{seat}")
     env = platform_env(redis_url, db_url, sim.ami_port, agi_port, console_port)
     env["HOTLINE_ACD_CONFIG"] = str(quick_wrap_up_config(workdir, 5))
-    log = open(workdir / "hotline.log", "wb")  # noqa: SIM115 - lives as long as the process
-    proc = subprocess.Popen([sys.executable, "-m", "hotline.cli", "--log-level", "WARNING", "run", "--roles", "all"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    from hotline.runtime import ALL_ROLES
+
+    log = open(workdir / "hotline.log", "wb")  # noqa: SIM115 - lives as long as the processes
+    procs = {group: subprocess.Popen([sys.executable, "-m", "hotline.cli", "--log-level", "WARNING", "run",
+                                      "--roles", group], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+             for group in (ALL_ROLES if split else ("all",))}
+    ivr_proc, console_proc = procs.get("ivr", procs.get("all")), procs.get("console", procs.get("all"))
+    rss_start: dict[str, float] = {}
+    rss_end: dict[str, float] = {}
     bus = EventBus.from_url(redis_url)
     calls: list[Any] = []
     orders_posted = order_errors = 0
     live_samples: list[int] = []
-    rss_start = rss_end = 0.0
     try:
-        await wait_port(agi_port, proc)
-        await wait_port(console_port, proc)
+        await wait_port(agi_port, ivr_proc)  # type: ignore[arg-type]
+        await wait_port(console_port, console_proc)  # type: ignore[arg-type]
         await asyncio.sleep(2.0)  # AMI login and first resync
         client, headers = await console_session(f"http://127.0.0.1:{console_port}")
         ivr_estimate = 12.0  # seconds the welcome menu takes at scale 1 (prompts, one key)
@@ -177,7 +182,7 @@ async def soak(duration: float, concurrency: int, talk: float, seed: int) -> dic
                                                       talk_time=LogNormal(talk, talk / 3).sample(rng),
                                                       patience=None)))
             if not rss_start and now - started >= ramp:
-                rss_start = rss_mb(proc.pid)
+                rss_start = {group: rss_mb(proc.pid) for group, proc in procs.items()}
             if now >= next_sample:
                 live_samples.append(sum(1 for c in calls if c.done is not None and not c.done.is_set()))
                 next_sample = now + 5.0
@@ -187,10 +192,12 @@ async def soak(duration: float, concurrency: int, talk: float, seed: int) -> dic
                         filed.add(call.uniqueid)
                         orders_posted += 1
                         order_errors += not await file_order(client, headers, call)
-            if proc.poll() is not None:
-                raise RuntimeError(f"hotline run died with {proc.returncode}: see {workdir / 'hotline.log'}")
+            for group, proc in procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"hotline run --roles {group} died with {proc.returncode}: "
+                                       f"see {workdir / 'hotline.log'}")
             await asyncio.sleep(rng.expovariate(rate))
-        rss_end = rss_mb(proc.pid)
+        rss_end = {group: rss_mb(proc.pid) for group, proc in procs.items()}
         for call in calls:  # let every call finish (talk times are bounded by the log-normal's tail)
             with contextlib.suppress(TimeoutError):
                 await call.wait(max(0.0, started + duration + 6 * talk - time.monotonic()))
@@ -199,12 +206,14 @@ async def soak(duration: float, concurrency: int, talk: float, seed: int) -> dic
                 filed.add(call.uniqueid)
                 orders_posted += 1
                 order_errors += not await file_order(client, headers, call)
-        await asyncio.sleep(5.0)  # the last events through bridge, pops and the calls consumer
+        drained = await drain(bus, db_url)  # lag, not loss: wait until the platform has caught up
         await client.aclose()
         figures = await count(bus, calls, db_url)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -221,14 +230,50 @@ async def soak(duration: float, concurrency: int, talk: float, seed: int) -> dic
         "concurrency_mean_after_ramp": round(sum(live_samples[len(live_samples) // 4:]) /
                                              max(1, len(live_samples[len(live_samples) // 4:])), 1),
         "orders_posted": orders_posted, "order_post_errors": order_errors,
-        "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
-        "rss_growth_pct": round(100 * (rss_end - rss_start) / rss_start, 1) if rss_start else None,
+        "processes": len(procs), "drain_s": drained,
+        "rss_start_mb": round(sum(rss_start.values()), 1), "rss_end_mb": round(sum(rss_end.values()), 1),
+        "rss_growth_pct": growth(sum(rss_start.values()), sum(rss_end.values())),
+        **({f"rss_growth_pct_{group}": growth(rss_start.get(group, 0.0), rss_end.get(group, 0.0))
+            for group in procs} if split else {}),
         "workdir": str(workdir),
         "unfinished_calls": sum(1 for c in calls if not c.done.is_set()),
         "unfinished_in_ivr": sum(1 for c in calls if not c.done.is_set() and not c.agi_status),
         **{f"outcome_{k or 'none'}": n for k, n in Counter(c.outcome for c in calls).items()},
     })
     return figures
+
+
+async def drain(bus: EventBus, db_url: str, quiet: float = 10.0, limit: float = 600.0) -> float:
+    """Seconds until the `calls` stream, the seats' pops and the calls table stop growing (quiet for
+    `quiet` s): how far behind the platform was when the traffic stopped."""
+    from sqlalchemy import func, select
+
+    from hotline.calls.models import Call
+    from hotline.db import make_engine
+
+    engine = make_engine(db_url)
+    started = time.monotonic()
+    last: tuple[int, ...] = ()
+    still_since = started
+    try:
+        while time.monotonic() - started < limit:
+            agent_keys = [k async for k in bus.redis.scan_iter(match=bus.key("agent:*"), count=1000)]
+            pops = sum([await bus.redis.xlen(k) for k in agent_keys])
+            with engine.connect() as conn:
+                stored = conn.execute(select(func.count()).select_from(Call).where(Call.state == "ended")).scalar()
+            now = (await bus.redis.xlen(bus.key("calls")), pops, int(stored or 0))
+            if now != last:
+                last, still_since = now, time.monotonic()
+            elif time.monotonic() - still_since >= quiet:
+                break
+            await asyncio.sleep(1.0)
+    finally:
+        engine.dispose()
+    return round(still_since - started, 1)
+
+
+def growth(start: float, end: float) -> float | None:
+    return round(100 * (end - start) / start, 1) if start else None
 
 
 async def count(bus: EventBus, calls: list[Any], db_url: str) -> dict[str, Any]:
@@ -276,9 +321,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--talk", type=float, default=45.0, help="mean talk seconds (log-normal)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--split", action="store_true", help="one process per role (RSS per role)")
     args = parser.parse_args(argv if argv is not None else [])
-    figures = asyncio.run(soak(args.duration, args.concurrency, args.talk, args.seed))
-    write_results("soak", figures)
+    figures = asyncio.run(soak(args.duration, args.concurrency, args.talk, args.seed, args.split))
+    write_results("soak_split" if args.split else "soak", figures)  # the split run is a diagnosis
     return figures
 
 
