@@ -108,10 +108,17 @@ async def console_session(base: str) -> tuple[httpx.AsyncClient, dict[str, str]]
 
 async def file_order(client: httpx.AsyncClient, headers: dict[str, str], call: Any) -> bool:
     """The agent's 工单 for an answered call, linked to it; True when accepted."""
-    resp = await client.post("/api/workorders", headers=headers, json={
-        "category": "complaint", "content": "噪音扰民（压测）", "caller_number": call.citizen.caller,
-        "call_ids": [call.uniqueid]})
-    return resp.status_code == 201
+    body = {"category": "complaint", "content": "噪音扰民（压测）", "caller_number": call.citizen.caller,
+            "call_ids": [call.uniqueid]}
+    for attempt in range(2):  # a keep-alive connection the server closed as we reused it: once more
+        try:
+            resp = await client.post("/api/workorders", headers=headers, json=body)
+        except httpx.TransportError:
+            if attempt:
+                return False
+            continue
+        return resp.status_code == 201
+    return False
 
 
 async def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
