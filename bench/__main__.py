@@ -12,7 +12,9 @@ import pkgutil
 import sys
 from pathlib import Path
 
-SKIP = {"common", "__main__"}
+SKIP = {"common", "__main__", "_dbsetup"}
+# run only when named: ten minutes of load (make bench BENCH=soak)
+NAMED_ONLY = {"soak"}
 
 
 def available() -> list[str]:
@@ -22,7 +24,7 @@ def available() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    names = [a for a in argv if a] or available()
+    names = [a for a in argv if a] or [n for n in available() if n not in NAMED_ONLY]
     unknown = [n for n in names if n not in available()]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(available())}")
