@@ -7,9 +7,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine
 
-from hotline.db import make_engine, normalise_url, upgrade_to_head
+from hotline.db import drop_everything, make_engine, normalise_url, upgrade_to_head
 
 
 def fresh_database(name: str) -> tuple[str, Engine]:
@@ -17,13 +17,7 @@ def fresh_database(name: str) -> tuple[str, Engine]:
     if url:
         url = normalise_url(url)
         engine = make_engine(url)
-        with engine.begin() as conn:  # a dedicated database is expected: the bench starts from nothing
-            if engine.dialect.name == "postgresql":
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-            else:
-                for table in inspect(conn).get_table_names():
-                    conn.execute(text(f'DROP TABLE IF EXISTS "{table}"'))
+        drop_everything(engine)  # a dedicated database is expected: the bench starts from nothing
         engine.dispose()
     else:
         path = Path(tempfile.mkdtemp(prefix=f"bench-{name}-")) / "hotline.db"

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import redis
 import redis.asyncio as aioredis
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine
 
-from hotline.db import Base, make_engine, make_session_factory, normalise_url, upgrade_to_head
+from hotline.db import Base, drop_everything, make_engine, make_session_factory, normalise_url, upgrade_to_head
 from hotline.redis_server import EmbeddedRedis
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -47,16 +47,6 @@ async def redis_async(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
-def _drop_everything(engine: Engine) -> None:
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        else:
-            for table in inspect(conn).get_table_names():
-                conn.execute(text(f'DROP TABLE IF EXISTS "{table}"'))
-
-
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("DATABASE_URL")
@@ -64,7 +54,7 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'hotline.db'}"
     url = normalise_url(url)
     engine = make_engine(url)
-    _drop_everything(engine)  # every run starts from an empty schema and runs the real migrations
+    drop_everything(engine)  # every run starts from an empty schema and runs the real migrations
     engine.dispose()
     upgrade_to_head(url)
     yield url

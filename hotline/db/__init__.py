@@ -53,6 +53,19 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     return engine
 
 
+def drop_everything(engine: Engine) -> None:
+    """Empty the database completely (tests and benchmarks start from nothing, then run the migrations)."""
+    from sqlalchemy import inspect, text
+
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        else:
+            for table in inspect(conn).get_table_names():
+                conn.execute(text(f'DROP TABLE IF EXISTS "{table}"'))
+
+
 def make_session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
