@@ -18,6 +18,7 @@ from hotline.domain import Category
 from hotline.kb import services as kb_services
 from hotline.kb.search import KnowledgeBase
 from hotline.sla import DeadlineEngine, WorkCalendar, load_policy
+from hotline.tasks import cancel_and_wait
 from hotline.workorders import services as wo
 from hotline.workorders.services import NewOrder
 from pbxsim.config import SeatBehaviour, SimConfig
@@ -95,9 +96,7 @@ class Rig:
 
     async def stop_consumer(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])  # a Redis read may swallow one cancellation
             self._task = None
 
     async def __aexit__(self, *exc: object) -> None:

@@ -7,7 +7,6 @@ they were; every call is on the bus once, every seat got its pops, every call is
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 
 import pytest
@@ -16,6 +15,7 @@ from sqlalchemy import select
 
 from hotline.calls.bus_consumer import CallsConsumer
 from hotline.calls.models import Call
+from hotline.tasks import cancel_and_wait
 from tests.pops.harness import Rig, until
 
 from .servers import KillableRedis
@@ -71,9 +71,7 @@ async def test_redis_killed_and_restarted_under_calls_loses_nothing(own_redis, d
 
             await until(stored_all, timeout=20)
             assert not stored.done(), "the calls consumer survived the outage"
-            stored.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await stored
+            assert await cancel_and_wait([stored]) == set(), "the calls consumer stops when told"
             assert r.bridge.published == len(await r.calls())
     finally:
         await client.aclose()
