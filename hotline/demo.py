@@ -31,6 +31,7 @@ from hotline.redis_server import EmbeddedRedis, free_port
 from hotline.runtime import ALL_ROLES, RoleContext, run_roles
 from hotline.settings import PROJECT_ROOT, Settings
 from hotline.sla.services import build_engine
+from hotline.tasks import cancel_and_wait
 from hotline.workorders.models import WorkOrder
 from hotline.workorders.services import NewOrder, create_order
 from pbxsim import QueueConfig, SeatBehaviour, SimConfig, Simulator, TrafficModel
@@ -173,11 +174,7 @@ async def run(args: argparse.Namespace) -> int:
         pops = await pops_delivered(ctx.bus)
         with ctx.session_factory() as session:
             orders = session.scalar(select(func.count()).select_from(WorkOrder)) or 0
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(tasks, timeout=10.0)
         redis.stop()
     print(summary(tally, sim, pops, orders), flush=True)
     return 0
