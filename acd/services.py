@@ -76,8 +76,13 @@ class AgentStore:
             await pipe.execute()
 
     async def all(self) -> list[Agent]:
+        # one round trip for every seat: the queue statistics read them all on each queue event
         ids = sorted(await self.redis.smembers(keys.AGENTS))
-        return [await self.get(agent_id) for agent_id in ids]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent_id in ids:
+                pipe.hgetall(keys.agent(agent_id))
+            rows = await pipe.execute()
+        return [Agent.from_redis(data) if data else Agent(agent_id) for agent_id, data in zip(ids, rows, strict=True)]
 
     async def times(self, agent_id: str, now: float | None = None) -> dict[str, float]:
         """Seconds per state, including the time so far in the current state."""
