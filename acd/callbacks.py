@@ -162,12 +162,14 @@ class CallbackDispatcher:
 
     async def _finish(self, row: dict[str, str], status: str) -> None:
         callback_id, number = row["id"], row.get("number", "")
+        holds_number = status != "duplicate" and await self.redis.hget(keys.CALLBACK_NUMBERS, number) == callback_id
+        # one transaction: nobody sees the callback finished while its number still counts as pending
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.callback(callback_id), mapping={"status": status, "finished_at": self.clock()})
             pipe.zrem(keys.CALLBACKS, callback_id)
+            if holds_number:
+                pipe.hdel(keys.CALLBACK_NUMBERS, number)
             await pipe.execute()
-        if status != "duplicate" and await self.redis.hget(keys.CALLBACK_NUMBERS, number) == callback_id:
-            await self.redis.hdel(keys.CALLBACK_NUMBERS, number)
         await self.notifier.supervisors({"type": f"callback.{status}", "callback_id": callback_id,
                                          "queue": row.get("queue", ""), "ts": self.clock()})
         if self.session_factory is not None:

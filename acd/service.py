@@ -89,7 +89,7 @@ class Acd:
         # a cancellation that a library turns into TimeoutError must still stop the loop: hence the flag
         while not self._stopping:
             await asyncio.sleep(self.tick)
-            for step in (self.tracker.check_wrap_up, self.callbacks.dispatch, self.guard.evaluate):
+            for step in (self.tracker.check_wrap_up, self.callbacks.dispatch, self.queues.settle, self.guard.evaluate):
                 if self._stopping:
                     return
                 try:
@@ -107,6 +107,7 @@ class Acd:
             self.ami.remove_listener(self.on_event)
         await cancel_and_wait(self._tasks, timeout=2.0)
         self._tasks = []
+        await self.queues.close()
 
 
 async def run_role(ctx: Any) -> None:

@@ -48,6 +48,7 @@ async def test_guard_acts_and_recovers(sim, bus, make_acd, db_session_factory):
         return all(a.state == AgentState.ready and len(a.queues) >= 3 for a in agents)
 
     await until(both_in)
+    await acd.queues.settle()     # the queue figures of the logins (the ACD's loop does this before evaluating)
     now = time.time()
     n = await publish_calls(bus, 0, answered=17, abandoned=3, short=5, ts=now)
     await acd.calls.catch_up()
