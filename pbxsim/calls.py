@@ -8,7 +8,9 @@
      same => n,Hangup()
 
 `HOTLINE_QUEUE`, when the IVR sets it to a configured queue, routes the call to that skill group instead of the
-default queue (the platform's skill routing; the rig has a single queue)."""
+default queue (the platform's skill routing; the rig has a single queue). With the platform's configuration
+(`SimConfig.from_platform`) the call then runs asterisk_config's `[hotline-queue]` extension of that queue
+instead of the bare Queue(): QUEUE_MAX_PENALTY, the last agent's Dial(), Queue() with the penalty rule."""
 
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from typing import Any
 
 from pbxsim.channels import Channel
 from pbxsim.citizens import Citizen, DtmfSource
-from pbxsim.pbx import Pbx
+from pbxsim.config import QueueEntry
+from pbxsim.pbx import DialSession, Pbx
 from pbxsim.queues import QueueSession
 
 
@@ -124,7 +127,7 @@ class CitizenCall:
 
     def start_callback(self, channel: Channel, queue: str) -> None:
         """asterisk_config's `[hotline-callback]`: the citizen answered an Originate of a callback and joins
-        `queue` with HOTLINE_PRIORITY (set by the Originate's Variable headers)."""
+        `queue` with HOTLINE_PRIORITY (set by the Originate's Variable headers), never via the last agent."""
         pbx = self.pbx
         if pbx.clock.realtime:
             self.done = asyncio.Event()
@@ -137,10 +140,13 @@ class CitizenCall:
                      context="hotline-callback", exten=queue, priority=1)
         if self.citizen.hangup_after is not None:
             self.timers.append(pbx.clock.call_later(self.citizen.hangup_after, self.citizen_hangs_up))
+        if queue in pbx.config.queue_entries and channel.variables.get("HOTLINE_LAST_AGENT"):
+            pbx.var_set(channel, "HOTLINE_LAST_AGENT", "")    # Set(HOTLINE_LAST_AGENT=) of [hotline-callback]
         self._enqueue(queue, 2)
 
     def _enqueue(self, wanted: str, priority_step: int) -> None:
-        """Set(QUEUE_PRIO=...) then Queue(<queue>,t,,,120)."""
+        """Set(QUEUE_PRIO=...), then the rig's Queue(<queue>,t,,,120), or with the platform's dialplan
+        (SimConfig.from_platform) Goto(hotline-queue,<queue>,1) and its steps (`_run_entry`)."""
         pbx, ch = self.pbx, self.channel
         assert ch is not None
         raw = ch.variables.get("HOTLINE_PRIORITY", "")
@@ -153,14 +159,91 @@ class CitizenCall:
             priority = 0
         queue = wanted if wanted in pbx.queues.queues else pbx.config.default_queue
         self.queue = queue
-        pbx.newexten(ch, "Queue", f"{queue},t,,,120", priority=priority_step + 1)
-        caller = pbx.queues.join(ch, queue, priority, self._after_queue)
-        caller.on_connect = self._connected
-        if self.citizen.patience is not None:
-            self.timers.append(pbx.clock.call_later(self.citizen.patience, self._patience_over, caller))
+        if self.citizen.patience is not None:      # waiting for a human starts now (the last agent's Dial or the queue)
+            self.timers.append(pbx.clock.call_later(self.citizen.patience, self._patience_over))
+        entry = pbx.config.queue_entries.get(queue)
+        if entry is None:
+            pbx.newexten(ch, "Queue", f"{queue},t,,,120", priority=priority_step + 1)
+            self._join(queue, priority)
+            return
+        pbx.newexten(ch, "Goto", f"hotline-queue,{queue},1", priority=priority_step + 1)
+        self._run_entry(entry, priority)
 
-    def _patience_over(self, caller: Any) -> None:
-        if caller in self.pbx.queues.queues[caller.queue].callers and not self.channel.hungup:  # type: ignore[union-attr]
+    def _run_entry(self, entry: QueueEntry, priority: int) -> None:
+        """`[hotline-queue]` <queue>: Set(QUEUE_MAX_PENALTY=...), the last agent's Dial() when the ACD named one
+        (HOTLINE_LAST_AGENT), then Queue(<queue>,tc,,,<max_wait>,,,<rule>)."""
+        pbx, ch = self.pbx, self.channel
+        assert ch is not None
+        step = 1
+        for name, value in entry.variables:
+            pbx.newexten(ch, "Set", f"{name}={value}", context="hotline-queue", exten=entry.queue, priority=step)
+            pbx.var_set(ch, name, value)
+            step += 1
+        agent = ch.variables.get(entry.last_agent_variable, "") if entry.last_agent_variable else ""
+        if entry.last_agent_variable:
+            pbx.newexten(ch, "GotoIf", f"{int(agent == '')}?queue", context="hotline-queue", exten=entry.queue,
+                         priority=step)
+        if agent:
+            self._dial_last_agent(entry, agent, priority, step + 1)
+            return
+        self._queue(entry, priority, step + 3 if entry.last_agent_variable else step)
+
+    def _queue(self, entry: QueueEntry, priority: int, step: int) -> None:
+        pbx, ch = self.pbx, self.channel
+        assert ch is not None
+        pbx.newexten(ch, "Queue", entry.queue_data, context="hotline-queue", exten=entry.queue, priority=step)
+        self._join(entry.queue, priority, entry.rule, entry.timeout or None)
+
+    def _join(self, queue: str, priority: int, rule: str | None = None, timeout: float | None = None) -> None:
+        assert self.channel is not None
+        caller = self.pbx.queues.join(self.channel, queue, priority, self._after_queue, rule=rule, timeout=timeout)
+        caller.on_connect = self._connected
+
+    # --- the last agent first (Dial before Queue) --------------------------------------------------------------
+    def _dial_last_agent(self, entry: QueueEntry, agent: str, priority: int, step: int) -> None:
+        pbx, ch = self.pbx, self.channel
+        assert ch is not None
+        seat = pbx.config.seat(agent)
+        data = f"PJSIP/{agent},{entry.last_agent_timeout:g}" + (f",{entry.last_agent_options}"
+                                                                  if entry.last_agent_options else "")
+        pbx.newexten(ch, "Dial", data, context="hotline-queue", exten=entry.queue, priority=step)
+        answers = seat.reachable and pbx.rng.random() < seat.answer_probability
+        pbx.dial(ch, agent, agent, f"PJSIP/{agent}", seat.answer_delay.sample(pbx.rng) if answers else None,
+                 timeout=entry.last_agent_timeout, rings=seat.reachable, on_answer=self._direct_answered,
+                 on_no_answer=lambda _ch: self._after_last_agent(entry, priority, step + 1),
+                 on_end=lambda _ch: self._after_last_agent(entry, priority, step + 1))
+
+    def _direct_answered(self, session: DialSession) -> None:
+        self.answered_at = self.pbx.clock.now()
+        self.member = session.dest.device
+        self.outcome = "answered"
+        if self.citizen.talk_time is not None:
+            self.timers.append(self.pbx.clock.call_later(self.citizen.talk_time, self.citizen_hangs_up))
+        talk = self.pbx.config.seat(session.dest.endpoint).talk_time
+        if talk is not None:
+            self.pbx.clock.call_later(talk.sample(self.pbx.rng), self._agent_hangs_up, session.dest)
+
+    def _agent_hangs_up(self, leg: Channel) -> None:
+        if not leg.hungup:
+            self.pbx.hangup(leg)
+
+    def _after_last_agent(self, entry: QueueEntry, priority: int, step: int) -> None:
+        """Dial() returned: answered and over (option g) → hotline-after-queue (the survey is not modelled,
+        the call ends); not answered → on to Queue()."""
+        pbx, ch = self.pbx, self.channel
+        assert ch is not None
+        ch.on_hangup = None
+        answered = self.answered_at is not None
+        pbx.newexten(ch, "GotoIf", f"{int(answered)}?hotline-after-queue,CONTINUE,1", context="hotline-queue",
+                     exten=entry.queue, priority=step)
+        if answered:
+            pbx.dialplan_hangup(ch)
+            return
+        ch.on_hangup = self._gone_before_queue
+        self._queue(entry, priority, step + 1)
+
+    def _patience_over(self) -> None:
+        if self.channel is not None and not self.channel.hungup and self.answered_at is None:
             self.outcome = "abandoned"
             self.citizen_hangs_up()
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pbxsim.distributions import Constant, Distribution
+from pbxsim.rules import PenaltyChange
 
 
 @dataclass
@@ -22,10 +23,40 @@ class QueueConfig:
     joinempty: bool = True
     ringinuse: bool = False
     max_wait: float = 120.0            # Queue(...,120) in the dialplan
+    defaultrule: str | None = None     # queuerules.conf rule list when Queue() names none
+    # autofill: the rig's queues.conf has no such line (app_queue's default, no: only the head caller rings);
+    # True is the platform's rendered queues.conf, and what the demo and the what-ifs run
+    autofill: bool = True
+    timeoutpriority: str = "app"       # app: the ring stops at Queue()'s timeout; conf: it rings out `timeout`
+    penaltymemberslimit: int = 0       # penalties are ignored while the queue has no more members than this
 
     def __post_init__(self) -> None:
         if self.strategy not in ("leastrecent", "rrmemory", "ringall"):
             raise ValueError(f"unsupported queue strategy {self.strategy!r}")
+        if self.timeoutpriority not in ("app", "conf"):
+            raise ValueError(f"unsupported timeoutpriority {self.timeoutpriority!r}")
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """How the dialplan enters one queue when it is not the rig's bare `Queue(<queue>,t,,,120)`: asterisk_config's
+    `[hotline-queue]` extension (`Set(QUEUE_MAX_PENALTY=...)`, the last agent's `Dial()`, `Queue()` with a rule).
+    Read from the rendered extensions.conf by `pbxsim.platform_config`."""
+
+    queue: str
+    variables: tuple[tuple[str, str], ...] = ()      # Set(NAME=value) before anything else, in order
+    last_agent_variable: str | None = None           # Dial(PJSIP/${<this>},...) first when the variable is set
+    last_agent_timeout: float = 15.0
+    last_agent_options: str = ""
+    options: str = "t"                               # Queue() options
+    timeout: float = 120.0                           # Queue()'s timeout argument
+    rule: str | None = None                          # Queue()'s rule argument
+
+    @property
+    def queue_data(self) -> str:
+        """The Queue() application data as Newexten shows it."""
+        data = f"{self.queue},{self.options},,,{self.timeout:g}"
+        return f"{data},,,{self.rule}" if self.rule else data
 
 
 @dataclass
@@ -48,6 +79,8 @@ class SimConfig:
     agi_connect_timeout: float = 2.0   # wall seconds
     queues: list[QueueConfig] = field(default_factory=lambda: [QueueConfig()])
     default_queue: str = "hotline-general"
+    rules: dict[str, list[PenaltyChange]] = field(default_factory=dict)   # queuerules.conf
+    queue_entries: dict[str, QueueEntry] = field(default_factory=dict)    # queue → the platform's dialplan entry
     seats: dict[str, SeatBehaviour] = field(default_factory=dict)   # "1001" → behaviour
     default_seat: SeatBehaviour = field(default_factory=SeatBehaviour)
     callback_behaviour: SeatBehaviour = field(default_factory=lambda: SeatBehaviour(answer_delay=Constant(3.0)))
@@ -74,6 +107,14 @@ class SimConfig:
             "ami_secret": secret, "agi_url": f"agi://{settings.fastagi_host}:{settings.fastagi_port}/ivr"}
         values.update(overrides)
         return cls(**values)
+
+    @classmethod
+    def from_platform(cls, acd_config: Any = None, **overrides: Any) -> SimConfig:
+        """Queues, queue rules and the `[hotline-queue]` dialplan as asterisk_config renders them from
+        acd/skills.yaml (`acd_config`, default the platform's): the simulator runs what Asterisk would load."""
+        from pbxsim.platform_config import sim_config_from_platform
+
+        return sim_config_from_platform(acd_config, **overrides)
 
     def seat(self, endpoint: str) -> SeatBehaviour:
         return self.seats.get(endpoint, self.default_seat)

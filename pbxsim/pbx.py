@@ -42,6 +42,8 @@ class DialSession:
     # app_queue's pending AgentComplete when the caller was redirected out of a queue call
     pending_complete: Any = None
     done: bool = False
+    on_answer: Callable[[DialSession], None] | None = None
+    on_no_answer: Callable[[Channel], None] | None = None
 
 
 @dataclass
@@ -234,14 +236,16 @@ class Pbx:
     # --- Dial() ----------------------------------------------------------------------------------------------
     def dial(self, caller: Channel, endpoint: str, exten: str, dialstring: str, answer_delay: float | None,
              on_end: Callable[[Channel], None] | None = None, timeout: float = 30.0,
-             rings: bool = True) -> DialSession:
+             rings: bool = True, on_answer: Callable[[DialSession], None] | None = None,
+             on_no_answer: Callable[[Channel], None] | None = None) -> DialSession:
         """Dial(PJSIP/...) from the caller's dialplan; the far end answers after `answer_delay` (None: never,
-        then DialEnd NOANSWER after `timeout` and the dialplan goes on to Hangup())."""
+        then DialEnd NOANSWER after `timeout` and the dialplan goes on: `on_no_answer`, else Hangup()).
+        `on_answer` runs once both are bridged; `on_end` when the far end hangs up (Dial() returns)."""
         dest = self.new_channel(endpoint, "gateway" if endpoint == "emergency" else "agent",
                                 linkedid=caller.linkedid, caller_num=caller.caller_num,
                                 caller_name=caller.caller_name, connected_num=caller.caller_num,
                                 connected_name=caller.caller_name, context="from-agents", exten=exten)
-        session = DialSession(caller, dest, dialstring)
+        session = DialSession(caller, dest, dialstring, on_answer=on_answer, on_no_answer=on_no_answer)
         session.on_end = on_end  # type: ignore[attr-defined]
         self.newexten(dest, "AppDial", "(Outgoing Line)")
         self.emit("DialBegin", caller.headers(), dest.headers("Dest"), [("DialString", dialstring)])
@@ -271,6 +275,8 @@ class Pbx:
         self.emit("DialEnd", caller.headers(), dest.headers("Dest"), [("DialStatus", "ANSWER")])
         self.newexten(dest, "AppDial", "(Outgoing Line)", exten="")
         session.bridge = self.bridge_pair(session, dest, caller)
+        if session.on_answer is not None:
+            session.on_answer(session)
 
     def _dial_no_answer(self, session: DialSession) -> None:
         caller, dest = session.caller, session.dest
@@ -283,6 +289,9 @@ class Pbx:
         if session.pending_complete is not None:
             session.pending_complete("caller")
         caller.on_hangup = None
+        if session.on_no_answer is not None:
+            session.on_no_answer(caller)
+            return
         self.dialplan_hangup(caller)
 
     def _dial_caller_gone(self, session: DialSession, cause: int) -> None:

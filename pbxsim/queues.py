@@ -1,11 +1,16 @@
-"""app_queue: members, waiting callers, strategies, ringing, connecting and the queue events.
+"""app_queue: members, waiting callers, strategies, penalties, ringing, connecting and the queue events.
 
-Modelled on Asterisk 22's app_queue with the rig's queues.conf: strategies leastrecent / rrmemory / ringall,
-member penalties (the lowest penalty among available members is rung first; higher ones only when no lower one
-is available), caller priority (QUEUE_PRIO: a higher priority joins ahead of lower ones), ring timeout per
-attempt then `retry` seconds before the next attempt (AgentRingNoAnswer), wrap-up time after a call,
-ringinuse=no, paused members never rung, the queue timeout of Queue(...,120), joinempty=yes, and
-shared_lastcall=yes (a member's last call counts in every queue it is in)."""
+Modelled on Asterisk 22's apps/app_queue.c with the rig's queues.conf (or the platform's rendered one, see
+`pbxsim.platform_config`): strategies leastrecent / rrmemory / ringall; member penalties and the caller's
+penalty bounds (QUEUE_MAX_PENALTY / QUEUE_MIN_PENALTY / QUEUE_RAISE_PENALTY, moved by queuerules.conf rules while
+the caller waits, `pbxsim.rules`); only the lowest penalty among the members a caller may ring is rung, a higher
+one only when no lower one is available (calc_metric ranks penalty × 1,000,000 above the strategy's metric);
+whose turn it is (is_our_turn: a caller rings only while fewer callers ahead of it are not already ringing than
+members are available; autofill=no: only the head caller); caller priority (QUEUE_PRIO: a higher priority joins
+ahead of lower ones); ring timeout per attempt then `retry` seconds before the next attempt
+(AgentRingNoAnswer); wrap-up time after a call; ringinuse=no; paused members never rung; the queue timeout of
+Queue(...,120) (timeoutpriority app or conf); joinempty=yes; and shared_lastcall=yes (a member's last call
+counts in every queue it is in)."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from typing import Any
 from pbxsim.channels import Channel
 from pbxsim.config import QueueConfig
 from pbxsim.pbx import DEVICE_CODES, DialSession, Pbx
+from pbxsim.rules import PenaltyBounds, PenaltyChange, rules_due
 
 
 class QueueError(Exception):
@@ -68,6 +74,10 @@ class QueueCaller:
     timeout_timer: Any = None
     on_leave: Callable[[str], None] | None = None    # dialplan continues: TIMEOUT, or after the agent hangs up
     on_connect: Callable[[QueueSession], None] | None = None
+    bounds: PenaltyBounds = field(default_factory=PenaltyBounds)
+    rules: list[PenaltyChange] = field(default_factory=list)   # the queue rules still to come, in time order
+    rule_timer: Any = None
+    expired: bool = False      # timeoutpriority=conf: Queue()'s timeout passed while a member was ringing
 
 
 @dataclass(eq=False)
@@ -238,12 +248,17 @@ class QueueEngine:
         self.kick()
 
     # --- callers ---------------------------------------------------------------------------------------------
-    def join(self, channel: Channel, queue_name: str, priority: int, on_leave: Callable[[str], None]) -> QueueCaller:
+    def join(self, channel: Channel, queue_name: str, priority: int, on_leave: Callable[[str], None],
+             rule: str | None = None, timeout: float | None = None) -> QueueCaller:
+        """Queue(<queue_name>,...,<timeout>,,,<rule>): QUEUE_PRIO is `priority`; the penalty bounds are read from
+        the channel's variables now, as queue_exec does; `rule` (or the queue's defaultrule) moves them later."""
         queue = self.queue(queue_name)
         pbx = self.pbx
         self._seq += 1
         position = sum(1 for c in queue.callers if c.priority >= priority) + 1
-        caller = QueueCaller(channel, queue_name, priority, pbx.clock.now(), self._seq, position, on_leave=on_leave)
+        caller = QueueCaller(channel, queue_name, priority, pbx.clock.now(), self._seq, position, on_leave=on_leave,
+                             bounds=PenaltyBounds.from_variables(channel.variables),
+                             rules=list(pbx.config.rules.get(rule or queue.config.defaultrule or "", ())))
         queue.callers.insert(position - 1, caller)
         for var in ("ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS", "QUEUEWAIT", "QUEUEWAIT_MS"):
             pbx.var_set(channel, var, "")
@@ -253,10 +268,37 @@ class QueueEngine:
                  [("Queue", queue_name), ("Position", str(position)), ("Count", str(len(queue.callers)))])
         pbx.emit("MusicOnHoldStart", channel.headers(), [("Class", "default")])
         channel.on_hangup = lambda ch, cause: self._abandon(caller, cause)
-        caller.timeout_timer = pbx.clock.call_later(queue.config.max_wait, self._timeout, caller)
+        caller.timeout_timer = pbx.clock.call_later(queue.config.max_wait if timeout is None else timeout,
+                                                    self._timeout, caller)
+        self._schedule_rule(caller)
         self._notify("join", queue=queue_name, caller=caller)
         self.kick()
         return caller
+
+    # --- queue rules (queuerules.conf) -------------------------------------------------------------------------
+    def _schedule_rule(self, caller: QueueCaller) -> None:
+        if caller.rules:
+            delay = caller.joined_at + caller.rules[0].time - self.pbx.clock.now()
+            caller.rule_timer = self.pbx.clock.call_later(delay, self._rule_due, caller)
+
+    def _rule_due(self, caller: QueueCaller) -> None:
+        caller.rule_timer = None
+        if caller.channel.hungup or caller not in self.queues[caller.queue].callers:
+            return
+        if caller.attempts:
+            return      # ringing: app_queue looks at the rules again before its next attempt (_apply_rules)
+        self._apply_rules(caller)
+        self.kick()
+
+    def _apply_rules(self, caller: QueueCaller) -> None:
+        """update_qe_rule for every rule due: the bounds move, the channel variables follow (VarSet); the caller
+        stays where they are in the queue."""
+        waited = self.pbx.clock.now() - caller.joined_at
+        for rule in rules_due(caller.rules, waited + 1e-9):
+            for name, value in caller.bounds.apply(rule):
+                self.pbx.var_set(caller.channel, name, value)
+        if caller.rule_timer is None:
+            self._schedule_rule(caller)
 
     def _position(self, caller: QueueCaller) -> int:
         return self.queues[caller.queue].callers.index(caller) + 1
@@ -267,6 +309,9 @@ class QueueEngine:
         queue.callers.remove(caller)
         if caller.timeout_timer:
             caller.timeout_timer.cancel()
+        if caller.rule_timer:
+            caller.rule_timer.cancel()
+            caller.rule_timer = None
         if not queue.callers:
             self.pbx.set_device_state(f"Queue:{queue.name}", "NOT_INUSE")
         self.pbx.emit("QueueCallerLeave", caller.channel.headers(), [("Queue", queue.name),
@@ -294,6 +339,14 @@ class QueueEngine:
     def _timeout(self, caller: QueueCaller) -> None:
         if caller.channel.hungup or caller not in self.queues[caller.queue].callers:
             return
+        if caller.attempts and self.queues[caller.queue].config.timeoutpriority == "conf":
+            # timeoutpriority=conf: try_calling rings for the queue's `timeout` whatever Queue()'s timeout says;
+            # the caller leaves when this attempt ends unanswered (and is not rung again)
+            caller.expired = True
+            return
+        self._leave_on_timeout(caller)
+
+    def _leave_on_timeout(self, caller: QueueCaller) -> None:
         self._cancel_attempts(caller)
         self.pbx.emit("MusicOnHoldStop", caller.channel.headers())
         self._leave(caller)
@@ -315,28 +368,61 @@ class QueueEngine:
         self._kick_pending = False
         for queue in self.queues.values():
             self._refresh_avail(queue)
-            for caller in list(queue.callers):
-                if caller.attempts or caller.channel.hungup:
-                    continue
-                if caller.retrying:
-                    continue
-                if not any(self.available(queue, m) for m in queue.members.values()):
-                    break       # nobody free: the callers behind this one cannot be served either
-                members = self._pick(queue, caller)
-                for member in members:
-                    self._ring(caller, member)
+            self._serve(queue)
             self._refresh_avail(queue)
 
+    def _serve(self, queue: Queue) -> None:
+        """Each caller whose turn it is (is_our_turn) tries the members (try_calling → ring_one). A caller's
+        turn: fewer callers ahead of it that are not ringing anyone than members available to the queue (any
+        penalty: num_available_members); with autofill=no only the head caller. A caller whose turn it is but
+        whose penalty bounds exclude every free member rings nobody and still holds its place, so the callers
+        behind it wait too (as in app_queue)."""
+        ahead = 0
+        for index, caller in enumerate(list(queue.callers)):
+            if caller.attempts or caller.channel.hungup:
+                continue            # ringing (qe->pending): not counted
+            if not queue.config.autofill and index > 0:
+                break
+            if ahead >= self._available_count(queue):
+                break
+            ahead += 1
+            if caller.retrying or caller.expired:
+                continue            # between attempts (wait_a_bit) or leaving on its timeout
+            if caller.rules:
+                self._apply_rules(caller)
+            for member in self._pick(queue, caller):
+                self._ring(caller, member)
+            if caller.attempts:
+                ahead -= 1          # now ringing: no longer counted ahead of the others
+
+    def _available_count(self, queue: Queue) -> int:
+        count = sum(1 for m in queue.members.values() if self.available(queue, m))
+        return count if queue.config.autofill else min(count, 1)
+
     def _pick(self, queue: Queue, caller: QueueCaller) -> list[Member]:
-        candidates = [m for m in queue.members.values() if self.available(queue, m)]
-        if not candidates:
+        """The members to ring now: of the available ones this caller's bounds allow (calc_metric), the lowest
+        penalty level; within it the strategy's choice, each member once per round (see docs: a simplification
+        of app_queue re-ranking every attempt)."""
+        use_penalty = len(queue.members) > queue.config.penaltymemberslimit
+        level: list[Member] = []
+        lowest: int | None = None
+        for member in queue.members.values():
+            if not self.available(queue, member):
+                continue
+            penalty = caller.bounds.effective(member.penalty) if use_penalty else 0
+            if penalty is None:
+                continue
+            if lowest is None or penalty < lowest:
+                lowest, level = penalty, [member]
+            elif penalty == lowest:
+                level.append(member)
+        if not level:
             return []
-        fresh = [m for m in candidates if m.interface not in caller.tried]
+        fresh = [m for m in level if m.interface not in caller.tried]
         if not fresh:
-            caller.tried.clear()       # every available member was tried once: start a new round
-            fresh = candidates
-        lowest = min(m.penalty for m in fresh)
-        fresh = sorted((m for m in fresh if m.penalty == lowest), key=lambda m: m.order)
+            caller.tried.difference_update(m.interface for m in level)   # every one of them tried: a new round
+            fresh = level
+        fresh.sort(key=lambda m: m.order)
         strategy = queue.config.strategy
         if strategy == "ringall":
             return fresh
@@ -413,6 +499,9 @@ class QueueEngine:
         self._retry_later(caller)
 
     def _retry_later(self, caller: QueueCaller) -> None:
+        if caller.expired:
+            self._leave_on_timeout(caller)     # timeoutpriority=conf: the last attempt has rung out
+            return
         caller.retrying = True
 
         def over() -> None:

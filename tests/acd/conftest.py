@@ -8,22 +8,19 @@ from typing import Any
 
 import pytest
 
-from acd.config import default_acd_config
 from acd.service import Acd
 from hotline.ami.client import AmiClient
 from hotline.bus import EventBus
-from pbxsim.config import QueueConfig, SimConfig
+from pbxsim.config import SimConfig
 from pbxsim.simulator import Simulator
 
 SCALE = 20.0   # simulated seconds per wall second
 
 
 def sim_config() -> SimConfig:
-    """pbxsim queues mirroring acd/skills.yaml (the same single source of truth)."""
-    queues = [QueueConfig(name=q.name, strategy=q.strategy, timeout=q.timeout, retry=q.retry,
-                          wrapuptime=q.wrapuptime, servicelevel=q.servicelevel, max_wait=q.max_wait)
-              for q in default_acd_config().queues]
-    return SimConfig(ami_port=0, agi_url=None, queues=queues, default_queue="hotline-general")
+    """pbxsim running the queues, queue rules and `[hotline-queue]` dialplan that asterisk_config renders from
+    acd/skills.yaml (the same single source of truth)."""
+    return SimConfig.from_platform(ami_port=0, agi_url=None)
 
 
 async def until(check: Callable[[], Awaitable[Any]], timeout: float = 5.0) -> Any:
