@@ -155,7 +155,8 @@ class QueueEngine:
                                                   else "0"), ("Wrapuptime", "0")]
 
     def _member_event(self, event: str, member: Member) -> None:
-        self.pbx.emit(event, self.member_headers(member))
+        if self.pbx.hub.listening:
+            self.pbx.emit(event, self.member_headers(member))
 
     def _pause_device(self, member: Member) -> None:
         device = f"Queue:{member.queue}_pause_{member.interface}"
@@ -164,9 +165,7 @@ class QueueEngine:
                                   "INUSE" if member.paused else "NOT_INUSE")
 
     def available(self, queue: Queue, member: Member) -> bool:
-        if member.paused or member.wrapping_up:
-            return False
-        if member.interface in self.ringing:
+        if member.paused or member.wrapping_up or member.interface in self.ringing:
             return False
         state = self.pbx.device_state(member.state_interface)
         if queue.config.ringinuse:
@@ -182,7 +181,7 @@ class QueueEngine:
             self.pbx.set_device_state(f"Queue:{queue.name}_avail", state)
 
     def _device_changed(self, device: str, state: str) -> None:
-        for queue in self.queues.values():
+        for queue in self.queues.values() if self.pbx.hub.listening else ():   # QueueMemberStatus only
             for member in queue.members.values():
                 if member.state_interface == device:
                     self._member_event("QueueMemberStatus", member)
@@ -377,23 +376,26 @@ class QueueEngine:
         penalty: num_available_members); with autofill=no only the head caller. A caller whose turn it is but
         whose penalty bounds exclude every free member rings nobody and still holds its place, so the callers
         behind it wait too (as in app_queue)."""
+        if not queue.callers:
+            return
         ahead = 0
+        available = self._available_count(queue)
         for index, caller in enumerate(list(queue.callers)):
             if caller.attempts or caller.channel.hungup:
                 continue            # ringing (qe->pending): not counted
-            if not queue.config.autofill and index > 0:
-                break
-            if ahead >= self._available_count(queue):
+            if ahead >= available or (index > 0 and not queue.config.autofill):
                 break
             ahead += 1
             if caller.retrying or caller.expired:
                 continue            # between attempts (wait_a_bit) or leaving on its timeout
             if caller.rules:
                 self._apply_rules(caller)
-            for member in self._pick(queue, caller):
+            members = self._pick(queue, caller)
+            for member in members:
                 self._ring(caller, member)
             if caller.attempts:
                 ahead -= 1          # now ringing: no longer counted ahead of the others
+                available -= len(members)   # and the members it rings are no longer available
 
     def _available_count(self, queue: Queue) -> int:
         count = sum(1 for m in queue.members.values() if self.available(queue, m))
