@@ -64,25 +64,22 @@ class AgentStore:
         self.redis = redis
 
     async def get(self, agent_id: str) -> Agent:
-        data = await self.redis.hgetall(keys.agent(agent_id))
-        return Agent.from_redis(data) if data else Agent(agent_id)
+        text = await self.redis.hget(keys.AGENT_STATES, agent_id)
+        return Agent.from_json(text) if text else Agent(agent_id)
 
     async def save(self, agent: Agent, left: AgentState | None = None, spent: float = 0.0) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.agent(agent.agent_id), mapping=agent.to_redis())
-            pipe.sadd(keys.AGENTS, agent.agent_id)
+            pipe.hset(keys.AGENT_STATES, agent.agent_id, agent.to_json())
             if left is not None and spent > 0:
                 pipe.hincrbyfloat(keys.agent_time(agent.agent_id), left.value, spent)
             await pipe.execute()
 
+    async def ids(self) -> set[str]:
+        return set(await self.redis.hkeys(keys.AGENT_STATES))
+
     async def all(self) -> list[Agent]:
-        # one round trip for every seat: the queue statistics read them all on each queue event
-        ids = sorted(await self.redis.smembers(keys.AGENTS))
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for agent_id in ids:
-                pipe.hgetall(keys.agent(agent_id))
-            rows = await pipe.execute()
-        return [Agent.from_redis(data) if data else Agent(agent_id) for agent_id, data in zip(ids, rows, strict=True)]
+        rows = await self.redis.hgetall(keys.AGENT_STATES)
+        return [Agent.from_json(rows[agent_id]) for agent_id in sorted(rows)]
 
     async def times(self, agent_id: str, now: float | None = None) -> dict[str, float]:
         """Seconds per state, including the time so far in the current state."""
@@ -292,7 +289,7 @@ class AgentTracker:
             agent_id = agent_id_of(member.interface)
             if agent_id:
                 members.setdefault(agent_id, []).append(member)
-        known = set(await self.redis.smembers(keys.AGENTS)) | set(members)
+        known = await self.store.ids() | set(members)
         for agent_id in sorted(known):
             agent = await self.store.get(agent_id)
             rows = members.get(agent_id, [])

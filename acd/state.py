@@ -15,6 +15,7 @@ action and the state moves when Asterisk reports the effect.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -113,6 +114,13 @@ class Agent:
         return {"agent_id": self.agent_id, "state": self.state.value, "reason": self.reason,
                 "since": repr(self.since), "paused": "1" if self.paused else "0", "queues": ",".join(self.queues),
                 "call_id": self.call_id, "flagged": self.flagged}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_redis(), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Agent:
+        return cls.from_redis(json.loads(text))
 
     @classmethod
     def from_redis(cls, data: dict[str, str]) -> Agent:

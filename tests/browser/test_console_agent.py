@@ -45,7 +45,7 @@ def confirm_state(redis_sync, agent_id: str, state: str) -> None:  # type: ignor
     from acd.state import Agent
 
     agent = Agent.from_redis({"agent_id": agent_id, "state": state, "since": "1732000000.0"})
-    redis_sync.hset(keys.agent(agent_id), mapping=agent.to_redis())
+    redis_sync.hset(keys.AGENT_STATES, agent_id, agent.to_json())
 
 
 def read_stream(redis_sync, prefix: str, stream: str) -> list[dict]:  # type: ignore[no-untyped-def]
