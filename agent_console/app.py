@@ -24,6 +24,7 @@ from hotline.bus import EventBus
 from hotline.settings import Settings
 
 from . import resources, ws
+from .hub import StreamHub
 from .middleware import ConsoleSecurityMiddleware
 from .ratelimit import LoginLimits, LoginRateLimiter
 from .sessions import SessionStore
@@ -76,6 +77,7 @@ def create_app(settings: Settings, session_factory: sessionmaker, bus: EventBus,
     app.state.secure_cookies = (not settings.demo) if secure_cookies is None else secure_cookies
     app.state.heartbeat_seconds = heartbeat_seconds
     app.state.ws_block_ms = ws_block_ms
+    app.state.hub = StreamHub(bus, block_ms=ws_block_ms)  # one Redis reader for every websocket of the process
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
 
     app.include_router(resources.router)

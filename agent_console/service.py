@@ -56,3 +56,5 @@ async def run_role(ctx: RoleContext) -> None:
         server.should_exit = True  # close the sockets and finish the open requests, then stop
         await serving
         raise
+    finally:
+        await server.config.app.state.hub.aclose()  # the websockets' Redis reader

@@ -10,6 +10,9 @@ Protocol (JSON text frames):
   server → {"type": "error", "code", "message"}                  (bad client frame; connection stays open)
 A null last_id replays the last REPLAY_WINDOW_SECONDS, so a pop that arrived while the page loaded is
 not lost. The stream is chosen from the session (never from the client): a pop never reaches another seat.
+Entries come from the process's fan-out hub (agent_console.hub: one Redis reader for every socket); the
+replay and the live entries after it have no gap and no duplicate. If the stream cannot be read (Redis
+gone), the socket gets `stream_unavailable` and is closed with 1011: the page reconnects and resumes.
 """
 
 from __future__ import annotations
@@ -29,15 +32,24 @@ from hotline.bus import EventBus, agent_stream
 from hotline.security import Principal, Role
 
 from .agent_state import confirmed_state
+from .hub import StreamHub, Subscription
 from .masking import for_principal
 
 MAX_CLIENT_MESSAGE = 4096
 REPLAY_WINDOW_SECONDS = 900  # a page (re)loaded during a call gets that call's pops back
 STREAM_ID_RE = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
+MAX_ID_PART = 2**64 - 1  # Redis refuses larger parts, and one bad id must not fail the hub's XREAD for all
+REPLAY_PAGE = 500
 CLOSE_FORBIDDEN = 4403
 CLOSE_SESSION_ENDED = 4401
 CLOSE_TRY_AGAIN = 1011
 log = logging.getLogger(__name__)
+
+
+def valid_stream_id(value: object) -> bool:
+    if not isinstance(value, str) or not STREAM_ID_RE.match(value):
+        return False
+    return all(int(part) <= MAX_ID_PART for part in value.split("-"))
 
 
 def ws_roles(*roles: Role):  # type: ignore[no-untyped-def]
@@ -81,12 +93,13 @@ class ConsoleSocket:
         self.stream = stream
         app_state = websocket.app.state
         self.bus: EventBus = app_state.bus
+        self.hub: StreamHub = app_state.hub
         self.store = app_state.session_store
         self.heartbeat_seconds: float = app_state.heartbeat_seconds
-        self.block_ms: int = app_state.ws_block_ms
         self.token: str | None = websocket.state.session_token
         self.last_sent: str | None = None
-        self.reader: asyncio.Task[None] | None = None
+        self.subscription: Subscription | None = None
+        self.delivery: asyncio.Task[None] | None = None
         self.send_lock = asyncio.Lock()
 
     async def send(self, frame: dict[str, Any]) -> None:
@@ -107,7 +120,8 @@ class ConsoleSocket:
         except WebSocketDisconnect:
             pass
         finally:
-            for task in (heartbeat, self.reader):
+            self._unfollow()
+            for task in (heartbeat, self.delivery):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -143,33 +157,59 @@ class ConsoleSocket:
             last_id = frame.get("last_id")
             if last_id is None:
                 last_id = f"{max(0, int(time.time() * 1000) - REPLAY_WINDOW_SECONDS * 1000)}-0"
-            elif not isinstance(last_id, str) or not STREAM_ID_RE.match(last_id):
+            elif not valid_stream_id(last_id):
                 await self.error("bad_last_id", "last_id 格式应为 '<毫秒>-<序号>' (e.g. 1700000000000-0)")
                 return
-            self._start_reader(last_id)
+            self._follow(last_id)
         else:
             await self.error("unknown_type", f"未知消息类型 (unknown type {kind[:40]!r})")
 
-    def _start_reader(self, last_id: str) -> None:
-        if self.reader is not None:
-            self.reader.cancel()
-        self.reader = asyncio.create_task(self._read(last_id))
+    def _follow(self, last_id: str) -> None:
+        """(Re)start delivery from `last_id`: join the hub now, so that nothing arriving from here on is missed."""
+        self._unfollow()
+        self.subscription = self.hub.join(self.stream, last_id)
+        self.delivery = asyncio.create_task(self._deliver(self.subscription, last_id))
 
-    async def _read(self, last_id: str) -> None:
-        """Replay and live delivery in one: XREAD from `last_id` returns what was missed, then blocks."""
+    def _unfollow(self) -> None:
+        if self.subscription is not None:
+            self.hub.leave(self.subscription)
+            self.subscription = None
+        if self.delivery is not None:
+            self.delivery.cancel()
+            self.delivery = None
+
+    async def _deliver(self, subscription: Subscription, last_id: str) -> None:
+        """The replay this socket needs (if the hub was already on its stream), then the live entries."""
         try:
-            async for _stream, entry_id, event in self.bus.subscribe({self.stream: last_id},
-                                                                     block_ms=self.block_ms):
-                await self.send({"type": "event", "stream": self.stream, "id": entry_id,
-                                 "event": for_principal(event, self.principal)})
-                self.last_sent = entry_id
+            if subscription.holding:
+                await self._replay(subscription, last_id)
+                subscription.release()
+            while True:
+                entry_id, event = await subscription.next()
+                await self._send_event(entry_id, event)
         except asyncio.CancelledError:
             raise
-        except Exception:  # Redis gone or a broken entry: tell the client, which reconnects and resumes
-            log.exception("websocket reader for %s failed", self.stream)
+        except Exception as exc:  # Redis gone or the socket too slow: tell the client, which reconnects and resumes
+            log.warning("websocket on %s: stream unavailable (%s)", self.stream, exc)
             await self.error("stream_unavailable", "事件流暂不可用，正在重连 (event stream unavailable)")
             with contextlib.suppress(Exception):
                 await self.ws.close(CLOSE_TRY_AGAIN, "event stream unavailable")
+
+    async def _replay(self, subscription: Subscription, last_id: str) -> None:
+        after = last_id
+        while True:
+            page = await self.bus.read_after(self.stream, after, REPLAY_PAGE)
+            for entry_id, event in page:
+                if event is not None and subscription.advance(entry_id):
+                    await self._send_event(entry_id, event)
+            if len(page) < REPLAY_PAGE:
+                return
+            after = page[-1][0]
+
+    async def _send_event(self, entry_id: str, event: dict[str, Any]) -> None:
+        await self.send({"type": "event", "stream": self.stream, "id": entry_id,
+                         "event": for_principal(event, self.principal)})
+        self.last_sent = entry_id
 
     async def _heartbeats(self) -> None:
         while True:

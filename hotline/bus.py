@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 log = logging.getLogger(__name__)
 DEFAULT_MAXLEN = 100_000  # approximate trim: streams are a replay window, not the archive
@@ -72,6 +74,37 @@ class EventBus:
                     event = _decode(key, entry_id, fields)
                     if event is not None:
                         yield key[strip:], entry_id, event
+
+    async def read_after(self, stream: str, last_id: str, count: int = 500) -> list[tuple[str, dict | None]]:
+        """One page of entries after `last_id` (XRANGE), foreign entries as None so that a pager can step over
+        them: a page shorter than `count` is the end of the stream."""
+        rows = await self.redis.xrange(self.key(stream), min=f"({last_id}", count=count)
+        return [(entry_id, _decode(self.key(stream), entry_id, fields)) for entry_id, fields in rows]
+
+    async def read_many(self, client: aioredis.Redis, cursors: dict[str, str], block_ms: int,
+                        count: int = 500) -> list[tuple[str, list[tuple[str, dict | None]]]]:
+        """One XREAD over several streams (names, not keys) from the given ids, on `client` (a connection of
+        `blocking_client`): [(stream, [(id, event or None for a foreign entry), ...]), ...]; [] on timeout."""
+        reply = await client.xread({self.key(name): last for name, last in cursors.items()}, count=count,
+                                   block=block_ms)
+        strip = len(self.prefix + "stream:")
+        batches = reply.items() if isinstance(reply, dict) else (reply or [])  # RESP3 answers a map
+        return [(key[strip:], [(entry_id, _decode(key, entry_id, fields)) for entry_id, fields in entries])
+                for key, entries in batches]
+
+    def blocking_client(self, block_ms: int, name: str | None = None) -> aioredis.Redis:
+        """A client on one connection of its own, to the same server, for one reader that blocks in XREAD: its
+        `CLIENT ID` stays that connection's (another connection may `CLIENT UNBLOCK` it) and it does not retry,
+        so an outage reaches the reader at once. `name` is its CLIENT SETNAME (seen in CLIENT LIST)."""
+        pool = self.redis.connection_pool
+        kwargs = dict(pool.connection_kwargs)
+        kwargs["retry"] = Retry(NoBackoff(), 0)
+        if name:
+            kwargs["client_name"] = name
+        # a dead server that sends no reset must not hang the reader for ever; BLOCK 0 waits for ever by design
+        kwargs["socket_timeout"] = block_ms / 1000 + 10 if block_ms > 0 else None
+        own = aioredis.ConnectionPool(connection_class=pool.connection_class, max_connections=1, **kwargs)
+        return aioredis.Redis(connection_pool=own, single_connection_client=True)
 
     async def last_id(self, stream: str) -> str:
         info = await self.redis.xrevrange(self.key(stream), count=1)
