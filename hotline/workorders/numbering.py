@@ -10,15 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy import Integer, text
 from sqlalchemy.orm import Session
+
+from hotline.workorders.prepared import Prepared
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the day on a number is the hotline's day, not UTC's
 
-_TAKE = text(
+_TAKE = Prepared(text(
     "INSERT INTO order_sequences (day, last) VALUES (:day, :n) "
     "ON CONFLICT (day) DO UPDATE SET last = order_sequences.last + :n RETURNING last"
-)
+).columns(last=Integer))
 
 
 def allocate_numbers(session: Session, now: datetime, count: int = 1) -> list[str]:
@@ -26,7 +28,8 @@ def allocate_numbers(session: Session, now: datetime, count: int = 1) -> list[st
     if count < 1:
         raise ValueError("count must be at least 1")
     day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
-    last = session.execute(_TAKE, {"day": day, "n": count}).scalar_one()
+    # on the session's connection: nothing of the ORM's to flush first, and creation is on the hot path
+    last = _TAKE.scalar_one(session.connection(), {"day": day, "n": count})
     return [f"{day}-{seq:06d}" for seq in range(last - count + 1, last + 1)]
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, insert, inspect, select, update
+from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.audit.services import actor_name
@@ -33,6 +35,7 @@ from hotline.workorders.models import (
     WorkOrder,
 )
 from hotline.workorders.numbering import allocate_numbers
+from hotline.workorders.prepared import Prepared
 from hotline.workorders.state import InvalidTransition, OrderEvent, next_status
 
 ACCEPT = "accept"  # the first history row (None → accepted)
@@ -192,53 +195,93 @@ def _check(data: NewOrder, index: int) -> tuple[Category, Urgency, Channel]:
     return category, urgency, channel
 
 
+# Built once and run on the driver's cursor (hotline.workorders.prepared): the console creates one order per
+# call, and SQLAlchemy's per-statement bookkeeping cost more than the statements themselves.
+_EARLIER_ORDERS = Prepared(_REPEAT_CANDIDATES)
+_UNIT_EXISTS = Prepared(select(Unit.id).where(Unit.id == bindparam("id")))
+_UNITS_EXIST = select(Unit.id).where(Unit.id.in_(bindparam("ids", expanding=True)))  # expanding: Core only
+_INSERT_ORDER = Prepared(insert(WorkOrder.__table__).returning(WorkOrder.id))
+_INSERT_ORDERS = insert(WorkOrder.__table__).returning(WorkOrder.id, sort_by_parameter_order=True)
+_INSERT_UNITS, _INSERT_CALLS, _INSERT_ARTICLES, _INSERT_HISTORY, _INSERT_DEADLINES, _INSERT_OUTBOX = (
+    Prepared(insert(model.__table__).inline())  # inline: no id fetched back
+    for model in (OrderUnit, OrderCall, OrderKbArticle, OrderTransition, OrderDeadline, OutboxMessage))
+_ORDER_MAPPER = inspect(WorkOrder)
+_ORDER_COLUMNS = tuple(column.key for column in WorkOrder.__table__.columns)  # attribute names = column names
+
+
+def _check_units(conn: Connection, unit_ids: set[int]) -> None:
+    if len(unit_ids) == 1:
+        found = set(_UNIT_EXISTS.scalars(conn, {"id": next(iter(unit_ids))}))
+    else:
+        found = set(conn.execute(_UNITS_EXIST, {"ids": sorted(unit_ids)}).scalars())
+    if missing := sorted(unit_ids - found):
+        raise ValueError(f"unknown handling unit(s): {missing}")
+
+
+def _insert_order_rows(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    if len(rows) == 1:
+        return [_INSERT_ORDER.scalar_one(conn, rows[0])]
+    # several rows with their ids in order: SQLAlchemy's "insertmanyvalues" batches them into few statements
+    return list(conn.execute(_INSERT_ORDERS, rows).scalars())
+
+
 def create_orders(session: Session, engine: DeadlineEngine, actor: Principal | str, items: Sequence[NewOrder],
                   now: datetime | None = None) -> list[int]:
     """Accept (受理) orders; with `answer` an order is closed on the spot (Ziyang art. 12, Foshan art. 27).
 
     Core inserts, one statement per table for the whole batch (the console sends one order, letter and
-    web intake send many): creation is on the hot path of every call. Returns the new ids in order.
+    web intake send many), on the session's connection: creation is on the hot path of every call.
+    Returns the new ids in order.
     """
+    return [order_id for order_id, _ in _insert_orders(session, engine, actor, items, now)]
+
+
+def _insert_orders(session: Session, engine: DeadlineEngine, actor: Principal | str, items: Sequence[NewOrder],
+                   now: datetime | None) -> list[tuple[int, dict[str, Any]]]:
+    """Write the orders with every row they come with; (id, the work_orders row as written) each."""
     if not items:
         return []
     now = now or datetime.now(UTC)
     who = actor_name(actor)
     checked = [_check(d, i if len(items) > 1 else 0) for i, d in enumerate(items)]
+    session.flush()  # what the caller added before is visible to the statements below, as with session.execute
+    conn = session.connection()
     numbers = allocate_numbers(session, now, len(items))  # first statement: SQLite's write lock before reads
     unit_ids = {u for d in items for u in [d.lead_unit_id, *d.co_unit_ids] if u is not None}
     if unit_ids:
-        missing = sorted(unit_ids - set(session.scalars(select(Unit.id).where(Unit.id.in_(unit_ids)))))
-        if missing:
-            raise ValueError(f"unknown handling unit(s): {missing}")
+        _check_units(conn, unit_ids)
     order_rows, plans = [], []
     if len(items) > 1:
         earlier = _repeat_candidates(session, {d.caller_number for d in items if d.caller_number}, now)
     for data, number, (category, urgency, channel) in zip(items, numbers, checked, strict=True):
         if len(items) == 1:
-            repeat_id = find_repeat_of(session, data.caller_number, category, data.content, data.location, now)
+            candidates = _EARLIER_ORDERS.rows(conn, {"number": data.caller_number, "category": category.value,
+                                                     "now": now}) if data.caller_number else []
         else:  # orders of the same batch are not each other's repeats: they arrive together
-            repeat_id = _match_repeat(earlier.get(data.caller_number or "", ()), category.value, data.content,
-                                      data.location, now, REPEAT_WINDOW, DEFAULT_POLICY)
+            candidates = earlier.get(data.caller_number or "", ())
+        repeat_id = _match_repeat(candidates, category.value, data.content, data.location, now, REPEAT_WINDOW,
+                                  DEFAULT_POLICY)
         closed = data.answer is not None
         order_rows.append({
             "number": number, "created_at": now, "updated_at": now, "channel": channel.value,
             "category": category.value, "urgency": urgency.value,
             "status": (OrderStatus.completed if closed else OrderStatus.accepted).value,
             "caller_name": data.caller_name, "caller_number": data.caller_number,
-            "caller_personal": data.caller_personal, "confidential": data.confidential,
+            "caller_personal": data.caller_personal, "confidential": bool(data.confidential),
             "content": data.content.strip(), "location": data.location, "created_by": who,
             "agent_id": data.agent_id, "answer": data.answer, "repeat_of_id": repeat_id, "extensions": 0,
             "closed_at": now if closed else None, "version": 1})
         deadlines = [] if closed else list(engine.compute(category, urgency, accepted_at=now).values())
         plans.append((data, deadlines))
-    ids = list(session.execute(insert(WorkOrder.__table__).returning(WorkOrder.id, sort_by_parameter_order=True),
-                               order_rows).scalars())
+    ids = _insert_order_rows(conn, order_rows)
     units, calls, articles, history, deadline_rows, outbox = [], [], [], [], [], []
     for order_id, row, (data, deadlines) in zip(ids, order_rows, plans, strict=True):
+        order_units = []
         if data.lead_unit_id is not None:
-            units.append({"order_id": order_id, "unit_id": data.lead_unit_id, "role": "lead"})
-        units += [{"order_id": order_id, "unit_id": u, "role": "co"}
-                  for u in dict.fromkeys(data.co_unit_ids) if u != data.lead_unit_id]
+            order_units.append({"order_id": order_id, "unit_id": data.lead_unit_id, "role": "lead"})
+        order_units += [{"order_id": order_id, "unit_id": u, "role": "co"}
+                        for u in dict.fromkeys(data.co_unit_ids) if u != data.lead_unit_id]
+        units += order_units
         calls += [{"order_id": order_id, "call_id": c} for c in dict.fromkeys(data.call_ids)]
         articles += [{"order_id": order_id, "article_id": a} for a in dict.fromkeys(data.kb_article_ids)]
         history.append({"order_id": order_id, "event": ACCEPT, "from_status": None,
@@ -252,23 +295,44 @@ def create_orders(session: Session, engine: DeadlineEngine, actor: Principal | s
                            "provisional": d.provisional, "rule": d.rule, "extensions": 0, "alert_level": ALERT_NONE,
                            "met_at": now if ACCEPT in MET_BY.get(d.kind, ()) else None} for d in deadlines]
         event = OrderEvent.answer_on_call.value if data.answer is not None else ACCEPT
-        payload = _province_payload_from(row, [(u["unit_id"], u["role"]) for u in units
-                                               if u["order_id"] == order_id], event, now)
+        payload = _province_payload_from(row, [(u["unit_id"], u["role"]) for u in order_units], event, now)
         outbox.append({"key": f"{row['number']}:{event}:{uuid.uuid4().hex[:12]}", "topic": f"order.{event}",
                        "payload": payload, "status": "pending", "attempts": 0, "created_at": now,
                        "next_attempt_at": now})
-    for model, rows in ((OrderUnit, units), (OrderCall, calls), (OrderKbArticle, articles),
-                        (OrderTransition, history), (OrderDeadline, deadline_rows), (OutboxMessage, outbox)):
-        if rows:
-            session.execute(insert(model.__table__), rows)
-    return ids
+    for statement, rows in ((_INSERT_UNITS, units), (_INSERT_CALLS, calls), (_INSERT_ARTICLES, articles),
+                            (_INSERT_HISTORY, history), (_INSERT_DEADLINES, deadline_rows),
+                            (_INSERT_OUTBOX, outbox)):
+        statement.execute_many(conn, rows)
+    return list(zip(ids, order_rows, strict=True))
 
 
 def create_order(session: Session, engine: DeadlineEngine, actor: Principal | str, data: NewOrder,
                  now: datetime | None = None) -> WorkOrder:
-    """One order (see `create_orders`), loaded back as an entity for the caller."""
-    (order_id,) = create_orders(session, engine, actor, [data], now)
-    return session.get_one(WorkOrder, order_id)
+    """One order (see `create_orders`), as an entity of the session for the caller."""
+    ((order_id, row),) = _insert_orders(session, engine, actor, [data], now)
+    return _as_loaded(session, order_id, row)
+
+
+def _as_loaded(session: Session, order_id: int, row: dict[str, Any]) -> WorkOrder:
+    """The order just written, as a persistent entity, without reading it back: `row` is every column as
+    written (values as the database returns them: UTC datetimes, JSON as a copy). Its collections load
+    when first used, as after `session.get`."""
+    if _ORDER_MAPPER.identity_key_from_primary_key((order_id,)) in session.identity_map:
+        # a stale entity of a rolled-back order that had the same id (SQLite reuses it): refresh that one
+        return session.get_one(WorkOrder, order_id, populate_existing=True)
+    if not _ORDER_MAPPER.configured:
+        configure_mappers()  # new_instance() does not do it, unlike a constructor or a query
+    order = _ORDER_MAPPER.class_manager.new_instance()  # what a query's loader does: no __init__, no events
+    values = instance_state(order).dict
+    for column in _ORDER_COLUMNS:
+        values[column] = row.get(column)
+    for column in ("created_at", "updated_at", "closed_at"):
+        if values[column] is not None:
+            values[column] = values[column].astimezone(UTC)
+    values.update(id=order_id, caller_personal=copy.deepcopy(row["caller_personal"]))
+    make_transient_to_detached(order)  # as if loaded: identity key set, nothing pending, version 1 committed
+    session.add(order)
+    return order
 
 
 def get_order(session: Session, order_id: int | str) -> WorkOrder:
