@@ -14,6 +14,7 @@ from __future__ import annotations
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,7 +87,8 @@ class Prepared:
     def _run(self, conn: Connection, rows: Sequence[Mapping[str, Any]], many: bool) -> tuple[_Compiled, Any]:
         compiled = self._compiled(conn.dialect, rows[0])
         params = [self._parameters(compiled, row) for row in rows]
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        driver = conn.connection.dbapi_connection
+        cursor = driver.cursor()  # type: ignore[union-attr]
         try:
             if many:
                 cursor.executemany(compiled.sql, params)
@@ -94,8 +96,16 @@ class Prepared:
                 cursor.execute(compiled.sql, params[0])
             return compiled, cursor
         except conn.dialect.loaded_dbapi.Error as exc:
-            cursor.close()
-            raise DBAPIError.instance(compiled.sql, params, exc, conn.dialect.loaded_dbapi.Error) from exc
+            # as Connection.execute would: SQLAlchemy's exception classes, and a dead connection is dropped
+            # from the pool rather than handed out again
+            lost = conn.dialect.is_disconnect(exc, driver, cursor)
+            with suppress(conn.dialect.loaded_dbapi.Error):
+                cursor.close()
+            error = DBAPIError.instance(compiled.sql, params, exc, conn.dialect.loaded_dbapi.Error,
+                                        connection_invalidated=lost, dialect=conn.dialect)
+            if lost:
+                conn.invalidate(exc)
+            raise error from exc
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """One statement per row (the driver's executemany, its plain execute for one row); nothing returned."""

@@ -109,11 +109,32 @@ def test_the_created_entity_can_move_on(db_session, engine, units) -> None:
 def test_an_order_rolled_back_and_created_again_in_the_same_session(db_session_factory, engine) -> None:
     with db_session_factory() as session:
         first = services.create_order(session, engine, AGENT, NewOrder(Category.help, "第一次"), now=MONDAY)
+        first_id = first.id
         session.rollback()  # SQLite hands the same id out again while `first` still holds it in the session
         again = services.create_order(session, engine, AGENT, NewOrder(Category.consult, "第二次"), now=MONDAY)
         session.commit()
         assert (again.content, again.category, again.number) == ("第二次", "consult", "20261116-000001")
-        assert first.id != again.id or first is again  # one entity per row in a session
+        assert first_id != again.id or first is again  # one entity per row in a session
         again_columns = _columns(again)
     with db_session_factory() as other:
         assert _columns(other.get_one(WorkOrder, again_columns["id"])) == again_columns
+
+
+def test_a_lost_connection_is_invalidated_like_core_does(db_url, db_session_factory, engine) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("needs a server connection to lose: PostgreSQL only")
+    import psycopg
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    with db_session_factory() as session:
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(OperationalError) as lost:
+            services.create_order(session, engine, AGENT, NewOrder(Category.help, "井盖丢失"), now=MONDAY)
+        assert lost.value.connection_invalidated
+        session.rollback()
+    with db_session_factory() as session:
+        assert services.create_order(session, engine, AGENT, NewOrder(Category.help, "井盖丢失"), now=MONDAY).id
+        session.commit()
