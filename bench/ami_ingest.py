@@ -76,7 +76,7 @@ def raw_reader(sock: socket.socket) -> int:
 
 
 # What the bridge role listens to (bridge/service.py): the tracker's events, VarSet of its IVR variables.
-TRACKED = EventFilter.of(CallTracker()._handlers, IVR_VARIABLES)
+TRACKED = EventFilter.of(CallTracker().wanted_events, IVR_VARIABLES)
 
 
 class TrackerReader:

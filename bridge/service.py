@@ -56,7 +56,7 @@ class BridgeService:
         if self.only_tracked:
             # Only the events the tracker handles, as frames: the client skips the rest unparsed (unless
             # another role on the same link wants them) and builds no typed events for us.
-            self.ami.add_listener(self.on_ami, events=self.tracker._handlers, varsets=IVR_VARIABLES, typed=False)
+            self.ami.add_listener(self.on_ami, events=self.tracker.wanted_events, varsets=IVR_VARIABLES, typed=False)
         else:
             self.ami.add_listener(self.on_ami, typed=False)
         if self.ami.connected:

@@ -57,7 +57,7 @@ def test_malformed_line_is_reported_and_parsing_goes_on() -> None:
 
 
 def test_oversized_frame_is_dropped_once_and_the_next_frame_survives() -> None:
-    decoder = FrameDecoder(expect_banner=False, max_frame_chars=100)
+    decoder = FrameDecoder(expect_banner=False, max_frame_bytes=100)
     frames = decoder.feed(b"Event: Big\r\nData: " + b"x" * 500)
     frames += decoder.feed(b"\r\n\r\nEvent: Small\r\n\r\n")
     assert frames[0].errors and "larger" in frames[0].errors[0]

@@ -1,8 +1,10 @@
 """The call tracker: turns the AMI event stream into calls and call events.
 
 It reads `Frame` objects straight from the decoder. The hot path stays cheap: the event name is read
-from the frame's first header, events the tracker has no use for (RTCPSent, DeviceStateChange,
-Newstate, most VarSet and Newexten...) are dropped before any dictionary is built.
+from the frame's first line, events the tracker has no use for (RTCPSent, DeviceStateChange,
+Newstate, most VarSet and Newexten...) are dropped on that name, and a handler reads only the few headers
+it needs (`frame.get`, found in the frame's text; no dictionary of every header is built).
+`wanted_events` names the events it handles, for a reader's `EventFilter`.
 
 Calls are keyed by the Uniqueid of the citizen's channel (the channel that came in on the carrier trunk,
 whose Uniqueid is also the Linkedid of every leg derived from it). Agent legs, transfer legs and expert
@@ -31,14 +33,6 @@ IVR_APPLICATIONS = frozenset({"AGI"})
 TRANSFERABLE = (CallState.TALKING, CallState.IN_CONFERENCE)
 
 Event = dict[str, Any]
-
-
-def _header(frame: Frame, key: str) -> str | None:
-    """One header without building the frame's dictionary (the variable/app sit near the end)."""
-    for k, v in reversed(frame.pairs):
-        if k == key:
-            return v
-    return None
 
 
 def _number(text: str | None) -> float | None:
@@ -91,26 +85,19 @@ class CallTracker:
             "ConfbridgeEnd": self._on_confbridge_end,
             "Hangup": self._on_hangup,
         }
+        self.wanted_events: frozenset[str] = frozenset(self._handlers)  # what a reader need not skip
 
     # ---- entry points ------------------------------------------------------------------------------
 
     def feed(self, frame: Frame, ts: float) -> list[Event]:
-        pairs = frame.pairs
-        if not pairs:
-            return []
-        key, name = pairs[0]
-        if key != "Event":
-            name = frame.headers.get("Event")  # type: ignore[assignment]
-            if name is None:
-                return []  # a response, not an event
-        handler = self._handlers.get(name)
+        handler = self._handlers.get(frame.event)  # type: ignore[arg-type]  # None: a response, not an event
         if handler is None:
             return []
         try:
             return handler(frame, ts)
         except Exception:  # a malformed or unforeseen event loses itself, never the tracker
             self.errors += 1
-            log.exception("AMI %s event ignored", name)
+            log.exception("AMI %s event ignored", frame.event)
             return []
 
     def resync(self, frames: Iterable[Frame], ts: float) -> list[Event]:
@@ -153,7 +140,7 @@ class CallTracker:
         return [event]
 
     def _citizen_call(self, frame: Frame) -> Call | None:
-        return self.active.get(frame.headers.get("Uniqueid", ""))
+        return self.active.get(frame.get("Uniqueid", ""))
 
     def _is_trunk(self, channel: str) -> bool:
         return channel.startswith(self.trunk_prefixes)
@@ -161,40 +148,40 @@ class CallTracker:
     # ---- the IVR -----------------------------------------------------------------------------------
 
     def _on_newchannel(self, frame: Frame, ts: float) -> list[Event]:
-        h = frame.headers
-        channel = h.get("Channel", "")
-        uid = h.get("Uniqueid", "")
+        channel = frame.get("Channel", "")
+        uid = frame.get("Uniqueid", "")
         if not self._is_trunk(channel) or not uid or uid in self.active:
             return []
-        call = Call(uid, h.get("Linkedid") or uid, channel, h.get("CallerIDNum", ""), h.get("CallerIDName", ""), ts)
+        call = Call(uid, frame.get("Linkedid") or uid, channel, frame.get("CallerIDNum", ""),
+                    frame.get("CallerIDName", ""), ts)
         self.active[uid] = call
         self._channels[channel] = (call, CITIZEN)
         return self._fire(call, "started", ts)
 
     def _on_varset(self, frame: Frame, ts: float) -> list[Event]:
-        field = IVR_VARIABLES.get(_header(frame, "Variable") or "")
+        field = IVR_VARIABLES.get(frame.get("Variable") or "")
         if field is None:
             return []
         call = self._citizen_call(frame)
         if call is not None:
-            value: Any = frame.headers.get("Value", "")
+            value: Any = frame.get("Value", "")
             if field == "priority":
                 value = _int(value)
             call.ivr[field] = value or None
         return []
 
     def _on_newexten(self, frame: Frame, ts: float) -> list[Event]:
-        if _header(frame, "Application") not in IVR_APPLICATIONS:
+        if frame.get("Application") not in IVR_APPLICATIONS:
             return []
         call = self._citizen_call(frame)
         if call is not None and len(call.ivr["path"]) < MAX_IVR_PATH:
-            call.ivr["path"].append("AGI " + frame.headers.get("AppData", ""))
+            call.ivr["path"].append("AGI " + frame.get("AppData", ""))
         return []
 
     def _on_agi_end(self, frame: Frame, ts: float) -> list[Event]:
         call = self._citizen_call(frame)
         if call is not None and len(call.ivr["path"]) < MAX_IVR_PATH:
-            call.ivr["path"].append(frame.headers.get("Command", ""))
+            call.ivr["path"].append(frame.get("Command", ""))
         return []
 
     # ---- the queue ---------------------------------------------------------------------------------
@@ -203,18 +190,17 @@ class CallTracker:
         call = self._citizen_call(frame)
         if call is None:
             return []
-        h = frame.headers
-        call.queue = h.get("Queue")
+        call.queue = frame.get("Queue")
         call.queued_at = ts
         call.left_queue = False
-        call.position = _int(h.get("Position"))
+        call.position = _int(frame.get("Position"))
         return self._fire(call, "queued", ts)
 
     def _on_queue_abandon(self, frame: Frame, ts: float) -> list[Event]:
         call = self._citizen_call(frame)
         if call is not None:
             call.abandoned = True
-            call.wait_seconds = _number(frame.headers.get("HoldTime"))
+            call.wait_seconds = _number(frame.get("HoldTime"))
         return []
 
     def _on_queue_leave(self, frame: Frame, ts: float) -> list[Event]:
@@ -229,9 +215,8 @@ class CallTracker:
         call = self._citizen_call(frame)
         if call is None:
             return []
-        h = frame.headers
-        agent = seat_of(h.get("Interface") or h.get("DestChannel", ""))
-        leg = h.get("DestChannel", "")
+        agent = seat_of(frame.get("Interface") or frame.get("DestChannel", ""))
+        leg = frame.get("DestChannel", "")
         call.ringing[agent] = leg
         if leg:
             self._channels[leg] = (call, AGENT)
@@ -243,8 +228,7 @@ class CallTracker:
         call = self._citizen_call(frame)
         if call is None:
             return []
-        h = frame.headers
-        agent = seat_of(h.get("Interface") or h.get("DestChannel", ""))
+        agent = seat_of(frame.get("Interface") or frame.get("DestChannel", ""))
         leg = call.ringing.pop(agent, None)
         if leg:
             self._channels.pop(leg, None)
@@ -256,9 +240,8 @@ class CallTracker:
         call = self._citizen_call(frame)
         if call is None:
             return []
-        h = frame.headers
-        call.agent = seat_of(h.get("Interface") or h.get("DestChannel", ""))
-        call.agent_channel = h.get("DestChannel")
+        call.agent = seat_of(frame.get("Interface") or frame.get("DestChannel", ""))
+        call.agent_channel = frame.get("DestChannel")
         for leg in call.ringing.values():
             if leg != call.agent_channel:
                 self._channels.pop(leg, None)
@@ -266,7 +249,7 @@ class CallTracker:
         if call.agent_channel:
             self._channels[call.agent_channel] = (call, AGENT)
         call.answered_at = ts
-        hold = _number(h.get("HoldTime"))
+        hold = _number(frame.get("HoldTime"))
         if hold is not None:
             call.wait_seconds = hold
         return self._fire(call, "answered", ts, extra={"agent": call.agent})
@@ -275,14 +258,13 @@ class CallTracker:
         call = self._citizen_call(frame)
         if call is None:
             return []
-        h = frame.headers
-        reason = h.get("Reason")
+        reason = frame.get("Reason")
         call.release_reason = reason
         # After a Redirect app_queue keeps counting until the citizen hangs up (redirect110: TalkTime 28 s
         # of which 26 s with 110), so its TalkTime only counts when the call never left the agent that way.
         redirected = call.transfer is not None and call.transfer.kind == "redirect"
         if not redirected:
-            talk = _number(h.get("TalkTime"))
+            talk = _number(frame.get("TalkTime"))
             if talk is not None:
                 call.talk_seconds = talk
         return []
@@ -290,20 +272,19 @@ class CallTracker:
     # ---- bridges, dials and transfers --------------------------------------------------------------
 
     def _on_bridge_enter(self, frame: Frame, ts: float) -> list[Event]:
-        entry = self._channels.get(frame.headers.get("Channel", ""))
+        entry = self._channels.get(frame.get("Channel", ""))
         if entry is not None and entry[1] == CITIZEN:
-            entry[0].bridge = frame.headers.get("BridgeUniqueid")
+            entry[0].bridge = frame.get("BridgeUniqueid")
         return []
 
     def _on_bridge_leave(self, frame: Frame, ts: float) -> list[Event]:
-        entry = self._channels.get(frame.headers.get("Channel", ""))
-        if entry is not None and entry[1] == CITIZEN and entry[0].bridge == frame.headers.get("BridgeUniqueid"):
+        entry = self._channels.get(frame.get("Channel", ""))
+        if entry is not None and entry[1] == CITIZEN and entry[0].bridge == frame.get("BridgeUniqueid"):
             entry[0].bridge = None
         return []
 
     def _on_dial_begin(self, frame: Frame, ts: float) -> list[Event]:
-        h = frame.headers
-        entry = self._channels.get(h.get("Channel", ""))
+        entry = self._channels.get(frame.get("Channel", ""))
         if entry is None or entry[1] != CITIZEN:
             return []
         call = entry[0]
@@ -312,11 +293,11 @@ class CallTracker:
             if call.machine.state not in TRANSFERABLE:
                 return []  # the queue ringing its members: not a transfer
             # A Redirect of the citizen into the transfer context: its Dial is the first sign of it.
-            target = dial_target(h.get("DialString") or h.get("DestExten") or "")
+            target = dial_target(frame.get("DialString") or frame.get("DestExten") or "")
             transfer = call.transfer = TransferMachine(call.call_id, target, "redirect")
         if not transfer.fire("dial_begin"):
             return []
-        transfer.channel = h.get("DestChannel")
+        transfer.channel = frame.get("DestChannel")
         if transfer.channel:
             self._channels[transfer.channel] = (call, FAR_END)
         if transfer.kind == "redirect":
@@ -324,37 +305,35 @@ class CallTracker:
         return []
 
     def _on_dial_end(self, frame: Frame, ts: float) -> list[Event]:
-        h = frame.headers
-        entry = self._channels.get(h.get("DestChannel", ""))
+        entry = self._channels.get(frame.get("DestChannel", ""))
         if entry is None or entry[1] != FAR_END:
             return []
         transfer = entry[0].transfer
         if transfer is not None:
-            transfer.fire("dial_answered" if h.get("DialStatus") == "ANSWER" else "dial_failed")
+            transfer.fire("dial_answered" if frame.get("DialStatus") == "ANSWER" else "dial_failed")
         return []
 
     def _on_blind_transfer(self, frame: Frame, ts: float) -> list[Event]:
-        h = frame.headers
-        entry = self._channels.get(h.get("TransfereeChannel", ""))
-        if entry is None or h.get("Result", "Success") != "Success":
+        entry = self._channels.get(frame.get("TransfereeChannel", ""))
+        if entry is None or frame.get("Result", "Success") != "Success":
             return []
         call = entry[0]
         if entry[1] != CITIZEN or call.transfer is not None:
             return []
-        call.transfer = TransferMachine(call.call_id, h.get("Extension", ""), "blind")
+        call.transfer = TransferMachine(call.call_id, frame.get("Extension", ""), "blind")
         call.transfer.fire("blind_transfer")
         return self._fire(call, "transferred", ts, extra={"transfer_to": call.transfer.target})
 
     # ---- three-way conferences ---------------------------------------------------------------------
 
     def _room_call(self, frame: Frame) -> Call | None:
-        call_id = call_id_of_room(frame.headers.get("Conference", ""))
+        call_id = call_id_of_room(frame.get("Conference", ""))
         return self.active.get(call_id) if call_id else None
 
     def _on_confbridge_start(self, frame: Frame, ts: float) -> list[Event]:
         call = self._room_call(frame)
         if call is not None and call.threeway is None:
-            call.threeway = ThreeWayMachine(frame.headers["Conference"])
+            call.threeway = ThreeWayMachine(frame["Conference"])
         return []
 
     def _role_in_room(self, call: Call, channel: str) -> str:
@@ -370,9 +349,9 @@ class CallTracker:
         call = self._room_call(frame)
         if call is None:
             return []
-        channel = frame.headers.get("Channel", "")
+        channel = frame.get("Channel", "")
         if call.threeway is None:
-            call.threeway = ThreeWayMachine(frame.headers["Conference"])
+            call.threeway = ThreeWayMachine(frame["Conference"])
         role = self._role_in_room(call, channel)
         seat = seat_of(channel)
         if role == EXPERT:
@@ -386,7 +365,7 @@ class CallTracker:
         call = self._room_call(frame)
         if call is None or call.threeway is None:
             return []
-        channel = frame.headers.get("Channel", "")
+        channel = frame.get("Channel", "")
         role = self._role_in_room(call, channel)
         call.threeway.leave(role, channel)
         if role == AGENT and channel == call.agent_channel and call.agent_left_at is None:
@@ -403,8 +382,7 @@ class CallTracker:
     # ---- hang-ups ----------------------------------------------------------------------------------
 
     def _on_hangup(self, frame: Frame, ts: float) -> list[Event]:
-        h = frame.headers
-        channel = h.get("Channel", "")
+        channel = frame.get("Channel", "")
         entry = self._channels.pop(channel, None)
         if entry is None:
             return []
@@ -415,8 +393,8 @@ class CallTracker:
             return []
         if role != CITIZEN:
             return []
-        call.hangup_cause = _int(h.get("Cause"))
-        call.hangup_text = h.get("Cause-txt")
+        call.hangup_cause = _int(frame.get("Cause"))
+        call.hangup_text = frame.get("Cause-txt")
         return self._end(call, ts)
 
     def _end(self, call: Call, ts: float) -> list[Event]:

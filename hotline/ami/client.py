@@ -138,7 +138,7 @@ class AmiClient:
         self._supervisor: asyncio.Task[None] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._closing = False
-        self._malformed_before = 0
+        self._malformed = 0
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> AmiClient:
@@ -161,8 +161,13 @@ class AmiClient:
 
     @property
     def malformed_frames(self) -> int:
-        """Frames with bad lines or cut for size, over every connection so far."""
-        return self._malformed_before + (self._protocol.malformed if self._protocol else 0)
+        """Frames with bad lines, cut for size, or with neither Event nor Response, over every connection so far.
+
+        Frames are parsed lazily: a bad line is found (and logged) when its frame is parsed, by any reader of
+        its `headers`, `pairs`, `errors` or typed event; a frame whose readers only ask for single headers is
+        not checked (the headers it gives are exactly the parsed ones all the same).
+        """
+        return self._malformed
 
     def add_listener(self, callback: EventListener, *, events: Iterable[str] | None = None,
                      varsets: Iterable[str] | None = None, typed: bool = True) -> None:
@@ -309,7 +314,8 @@ class AmiClient:
                 lost.set_result(exc)
 
         self._held = []  # events of this connection wait until the Resync is delivered
-        self.manager.config["protocol_factory"] = lambda: AmiProtocol(self._on_frames, on_lost, self.event_filter())
+        self.manager.config["protocol_factory"] = lambda: AmiProtocol(self._on_frames, on_lost, self.event_filter(),
+                                                                      self._count_malformed)
         self.manager.loop = loop
         async with asyncio.timeout(self.action_timeout):
             _transport, protocol = await self.manager.connect()
@@ -341,8 +347,6 @@ class AmiClient:
             return True
         finally:
             protocol.close()
-            with contextlib.suppress(Exception):
-                self._malformed_before += protocol.malformed
             self._protocol = None if self._protocol is protocol else self._protocol
 
     async def _resync(self, protocol: AmiProtocol) -> Resync:
@@ -385,6 +389,10 @@ class AmiClient:
             self._notify_state(False)
 
     # --- delivery -----------------------------------------------------------------------------------------
+
+    def _count_malformed(self, frame: Frame) -> None:
+        # Counted here, not per connection: a frame is found bad when parsed, which may be after its link closed.
+        self._malformed += 1
 
     def _on_frames(self, frames: list[Frame]) -> None:
         if self._held is not None:

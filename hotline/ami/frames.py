@@ -1,71 +1,213 @@
 """AMI wire format: frames of `Key: Value` lines ended by a blank line, UTF-8 on the wire.
 
-The decoder is incremental on both levels: bytes are decoded with an incremental UTF-8 decoder (so a
-character split across two network reads arrives whole, unlike panoramisk 1.4), and lines are gathered
-into frames across reads. Bad input never raises out of `feed`: an oversized frame or a line without a
-colon is reported on the frame (`Frame.errors`) and parsing goes on with the next frame.
+The decoder cuts the byte stream into frames on `\\r\\n\\r\\n` (one `bytes.split` per read, in C) and keeps
+the incomplete tail for the next read. Those bytes never occur inside a UTF-8 sequence, so each frame is
+decoded whole: a character split across two network reads arrives whole (unlike panoramisk 1.4, which
+decoded each read on its own). Frames are lazy: a frame keeps its text and a header is found in it on
+demand (`get`, `event`); the text is split into header pairs only when `pairs`, `headers` or `errors` is
+asked for. Bad input never raises out of `feed`: an oversized frame is cut and reported
+(`Frame.errors`), a line without a header is reported on its frame when the frame is parsed, and
+parsing goes on with the next frame.
 """
 
 from __future__ import annotations
 
-import codecs
-import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from typing import overload
 
 EOL = "\r\n"
-MAX_FRAME_CHARS = 1 << 20  # a frame larger than this is cut and flagged, never buffered forever
+MAX_FRAME_BYTES = 1 << 20  # a frame larger than this is cut and flagged, never buffered forever
+
+_MISSING, _UNSURE = -1, -2  # what `_value_at` answers besides the index of a value
+_UNKNOWN = object()  # a frame's event name not looked up yet
+_KEY_CACHE_MAX = 4096
 
 
-@dataclass(slots=True)
+def _value_at(text: str, key: str, at: int) -> int:
+    """Where the value of the first `key: value` line starts, exactly as the careful parse reads it.
+
+    `at` is an occurrence of `key` in `text` to start from (every earlier one is known not to be a key).
+    Answers `_MISSING` when no line has this key and `_UNSURE` when a line may have it in an odd spelling
+    (` key :`, `key:v`): the caller parses the frame instead. `key` must be plain (no whitespace, no colon).
+    """
+    while at >= 0:
+        end = at + len(key)
+        if at == 0 or text[at - 2:at] == EOL:  # the key starts a line
+            if text.startswith(": ", end):
+                return end + 2
+            after = text[end:end + 1]
+            if after == ":" or after.isspace():  # `Key:v`, `Key :`: the careful parse reads this key
+                return _UNSURE
+        elif not text[at - 1:at].isalnum():  # after a space: a value, or a key padded with spaces?
+            line = text.rfind(EOL, 0, at)
+            if not text[0 if line < 0 else line + 2:at].strip():
+                return _UNSURE
+        at = text.find(key, end)  # an occurrence inside this one would follow key characters: not a key
+    return _MISSING
+
+
+_PLAIN_KEYS: set[str] = set()  # keys seen so far that the careful parse could produce
+
+
+def _is_plain_key(key: str) -> bool:
+    """Not empty, no whitespace, no colon (remembered: the keys asked for are a small fixed set)."""
+    if ":" in key or key.split() != [key]:
+        return False
+    if len(_PLAIN_KEYS) < _KEY_CACHE_MAX:
+        _PLAIN_KEYS.add(key)
+    return True
+
+
 class Frame:
-    """One AMI frame with its headers in wire order (a header may repeat, e.g. ChanVariable)."""
+    """One AMI frame with its headers in wire order (a header may repeat, e.g. ChanVariable).
 
-    pairs: list[tuple[str, str]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    _first: dict[str, str] | None = field(default=None, repr=False)
+    Built from pairs (`Frame(pairs)`, `Frame.of(...)`) or, by the decoder, from the frame's text
+    (`Frame.from_text`): then `get`/`event`/`response`/`action_id` read single headers straight from the
+    text (what the careful parse would give, or they parse it), and the first read of `pairs`, `headers`
+    or `errors` parses the whole frame once.
+    """
+
+    # A frame from the wire sets only `_text`, `_pairs` (None: not parsed yet), `_on_bad` and `_event`;
+    # `_errors` and `_first` are set when it is parsed (creating it is on the decoder's hot path).
+    __slots__ = ("_errors", "_event", "_first", "_on_bad", "_pairs", "_text")
+
+    def __init__(self, pairs: list[tuple[str, str]] | None = None, errors: list[str] | None = None) -> None:
+        self._text: str | None = None
+        self._pairs: list[tuple[str, str]] | None = [] if pairs is None else pairs
+        self._errors: list[str] = [] if errors is None else errors
+        self._first: dict[str, str] | None = None
+        self._on_bad: Callable[[Frame], None] | None = None
+        self._event: str | object | None = _UNKNOWN
 
     @classmethod
     def of(cls, items: Iterable[tuple[str, str]] | dict[str, str]) -> Frame:
         pairs = list(items.items()) if isinstance(items, dict) else list(items)
-        return cls(pairs=[(str(k), str(v)) for k, v in pairs])
+        return cls([(str(k), str(v)) for k, v in pairs])
+
+    @classmethod
+    def from_text(cls, text: str, on_bad: Callable[[Frame], None] | None = None) -> Frame:
+        """A frame from its text (lines joined by CRLF), parsed on demand; `on_bad(frame)` is called once
+        if parsing finds bad lines."""
+        frame = cls.__new__(cls)
+        frame._text, frame._pairs, frame._on_bad, frame._event = text, None, on_bad, _UNKNOWN
+        return frame
+
+    # --- the whole frame ----------------------------------------------------------------------------
+
+    def _parse(self) -> list[tuple[str, str]]:
+        pairs, errors, first = _parse_text(self._text or "")
+        self._pairs, self._errors, self._first = pairs, errors, first
+        if errors and self._on_bad is not None:
+            self._on_bad(self)
+        return pairs
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        pairs = self._pairs
+        return self._parse() if pairs is None else pairs
+
+    @property
+    def errors(self) -> list[str]:
+        if self._pairs is None:
+            self._parse()
+        return self._errors
+
+    @property
+    def text(self) -> str | None:
+        """The frame as received (lines joined by CRLF), for frames read from the wire."""
+        return self._text
 
     @property
     def headers(self) -> dict[str, str]:
         """First value of each header (the view the recordings' `frame` field gives)."""
-        if self._first is None:
-            first: dict[str, str] = {}
+        if self._pairs is None:
+            self._parse()
+        first = self._first
+        if first is None:
+            first = {}
             for key, value in self.pairs:
                 first.setdefault(key, value)
             self._first = first
-        return self._first
+        return first
+
+    # --- single headers -----------------------------------------------------------------------------
+
+    @overload
+    def get(self, key: str) -> str | None: ...
+
+    @overload
+    def get(self, key: str, default: str) -> str: ...
+
+    @overload
+    def get(self, key: str, default: None) -> str | None: ...
 
     def get(self, key: str, default: str | None = None) -> str | None:
+        if self._pairs is None and (key in _PLAIN_KEYS or _is_plain_key(key)):
+            text: str = self._text  # type: ignore[assignment]  # a frame not parsed yet has its text
+            # The common case inline (this runs for every header a reader asks for): the key's first
+            # occurrence starts a `Key: ` line. Anything else takes `_value_at`'s walk.
+            at = text.find(key)
+            if at < 0:
+                return default
+            end = at + len(key)
+            if (at == 0 or text[at - 2:at] == EOL) and text.startswith(": ", end):
+                at = end + 2
+            else:
+                at = _value_at(text, key, at)
+                if at < 0:
+                    return default if at == _MISSING else self.headers.get(key, default)
+            stop = text.find(EOL, at)
+            return text[at:stop] if stop >= 0 else text[at:]
         return self.headers.get(key, default)
 
     def __getitem__(self, key: str) -> str:
-        return self.headers[key]
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
 
     def __contains__(self, key: object) -> bool:
-        return key in self.headers
+        return isinstance(key, str) and self.get(key) is not None
 
     def getall(self, key: str) -> list[str]:
         return [v for k, v in self.pairs if k == key]
 
     @property
     def event(self) -> str | None:
-        return self.headers.get("Event")
+        name = self._event
+        if name is not _UNKNOWN:
+            return name  # type: ignore[return-value]
+        text = self._text
+        if text is None:  # built from pairs, which may still change: not remembered
+            return self.headers.get("Event")
+        if text.startswith("Event: "):
+            stop = text.find(EOL)  # the first line is the first header: no other line can come before it
+            name = text[7:stop] if stop >= 0 else text[7:]
+        else:
+            name = self.get("Event")
+        self._event = name
+        return name
 
     @property
     def response(self) -> str | None:
-        return self.headers.get("Response")
+        return self.get("Response")
 
     @property
     def action_id(self) -> str | None:
-        return self.headers.get("ActionID")
+        return self.get("ActionID")
 
     def encode(self) -> bytes:
         return encode_frame(self.pairs)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Frame):
+            return NotImplemented
+        return self.pairs == other.pairs and self.errors == other.errors
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
+
+    def __repr__(self) -> str:
+        return f"Frame(pairs={self.pairs!r}, errors={self.errors!r})"
 
 
 def encode_frame(pairs: Iterable[tuple[str, str]] | dict[str, str]) -> bytes:
@@ -80,32 +222,29 @@ def encode_frame(pairs: Iterable[tuple[str, str]] | dict[str, str]) -> bytes:
     return (EOL.join(lines) + EOL + EOL).encode("utf-8")
 
 
-@dataclass(frozen=True, slots=True)
+# What the first line of a frame tells the filter (decided once per distinct first line, then cached).
+KEEP, SKIP, VARSET, ODD = 0, 1, 2, 3
+_BLANK = (b"", b"\r", b"\n")
+
+
 class EventFilter:
-    """Which events a reader wants, decided from the raw frame text before it is parsed.
+    """Which events a reader wants, decided from the raw frame bytes before anything is decoded or parsed.
 
     `events`: the event names to keep (`None`: every name). `varsets`: `VarSet` events are kept only when
-    their `Variable` starts with one of these prefixes (`None`: every VarSet). Responses, frames whose first
-    line is not `Event: ...` and events carrying an `ActionID` (list items, OriginateResponse) always pass:
-    reply matching must never lose a frame. Opt-in: nothing is filtered unless a reader names what it wants.
+    their first `Variable` starts with one of these prefixes (`None`: every VarSet). Responses, frames whose
+    first line is not `Event: ...` and frames that mention an `ActionID` (list items, OriginateResponse)
+    always pass: reply matching must never lose a frame. When the raw bytes leave any doubt (an oddly
+    spelt `Variable` line) the frame is kept and its reader decides. Opt-in: nothing is filtered unless a
+    reader names what it wants.
     """
 
-    events: frozenset[str] | None = None
-    varsets: tuple[str, ...] | None = None
-    _skip: Callable[[str], re.Match[str] | None] | None = field(default=None, init=False, repr=False, compare=False)
+    __slots__ = ("_names", "_prefixes", "events", "varsets")
 
-    def __post_init__(self) -> None:
-        # One regular expression decides at C speed whether a frame's text names an unwanted event.
-        alternatives = []
-        if self.events is not None:
-            names = "|".join(re.escape(name) for name in sorted(self.events, key=len, reverse=True))
-            alternatives.append(f"Event: (?!(?:{names})(?:\r\n|\\Z))")
-        if self.varsets is not None and (self.events is None or "VarSet" in self.events):
-            prefixes = "|".join(re.escape(prefix) for prefix in self.varsets)
-            # Line by line (each step up to the next LF: no backtracking blow-up) to the first Variable line.
-            alternatives.append(f"Event: VarSet\r\n(?:[^\n]*\n)*?(?<=\r\n)Variable: (?!{prefixes or '(?!)'})")
-        if alternatives:
-            object.__setattr__(self, "_skip", re.compile("|".join(alternatives)).match)
+    def __init__(self, events: frozenset[str] | None = None, varsets: tuple[str, ...] | None = None) -> None:
+        self.events = events
+        self.varsets = varsets
+        self._names = None if events is None else frozenset(name.encode() for name in events)
+        self._prefixes = None if varsets is None else tuple(prefix.encode() for prefix in varsets)
 
     @classmethod
     def of(cls, events: Iterable[str] | None = None, varsets: Iterable[str] | None = None) -> EventFilter:
@@ -124,26 +263,61 @@ class EventFilter:
             sorted({prefix for f in wanting for prefix in f.varsets or ()}))
         return cls(events, varsets)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EventFilter):
+            return NotImplemented
+        return (self.events, self.varsets) == (other.events, other.varsets)
+
+    def __hash__(self) -> int:
+        return hash((self.events, self.varsets))
+
+    def __repr__(self) -> str:
+        return f"EventFilter(events={self.events!r}, varsets={self.varsets!r})"
+
     @property
     def passes_all(self) -> bool:
         return self.events is None and self.varsets is None
 
-    def keeps(self, block: str) -> bool:
+    def verdict(self, head: bytes) -> int:
+        """What a frame's first line (without CRLF) decides: KEEP, SKIP (unless it names an ActionID),
+        VARSET (look at its Variable), ODD (blank lines before it: strip them and look again)."""
+        if not head.startswith(b"Event: "):
+            return ODD if head[:1] in _BLANK else KEEP
+        name = head[7:]
+        if self._names is not None and name not in self._names:
+            return SKIP
+        return VARSET if name == b"VarSet" and self._prefixes is not None else KEEP
+
+    def keeps_variable(self, block: bytes) -> bool:
+        """A VarSet kept by its first `Variable` (kept when it has none, or one spelt oddly)."""
+        at = block.find(b"Variable")
+        if at > 0 and block[at - 2:at] == b"\r\n" and block.startswith(b": ", at + 8):
+            return block.startswith(self._prefixes or (), at + 10)  # the common spelling, read on the bytes
+        text = block.decode("utf-8", "replace")
+        at = _value_at(text, "Variable", text.find("Variable"))
+        return at < 0 or text.startswith(self.varsets or (), at)
+
+    def keeps(self, block: str | bytes) -> bool:
         """Decide on the raw text of one frame (lines joined by CRLF, no trailing blank line)."""
-        skip = self._skip
-        return skip is None or skip(block) is None or "\r\nActionID: " in block
+        raw = block.encode() if isinstance(block, str) else block
+        raw = raw.lstrip(b"\r\n")
+        stop = raw.find(b"\r\n")
+        verdict = self.verdict(raw[:stop] if stop >= 0 else raw)
+        if verdict in (KEEP, ODD) or (verdict == VARSET and self.keeps_variable(raw)):
+            return True
+        return raw.find(b"ActionID") >= 0
 
     def keeps_frame(self, frame: Frame) -> bool:
-        """The same decision on a parsed frame."""
-        headers = frame.headers
-        name = headers.get("Event")
-        if name is None or "ActionID" in headers:
+        """The same decision on a frame, read exactly (its ActionID looked for only when its name fails)."""
+        name = frame.event
+        if name is None:
             return True
         if self.events is not None and name not in self.events:
-            return False
+            return frame.get("ActionID") is not None
         if name == "VarSet" and self.varsets is not None:
-            variable = headers.get("Variable")
-            return variable is None or variable.startswith(self.varsets)
+            variable = frame.get("Variable")
+            if variable is not None and not variable.startswith(self.varsets):
+                return frame.get("ActionID") is not None
         return True
 
 
@@ -152,18 +326,21 @@ class FrameDecoder:
 
     The first line of a connection is the banner (`Asterisk Call Manager/x.y.z`) without a blank line
     after it; it is exposed as `banner` and not turned into a frame. With an `event_filter`, events it does
-    not keep are skipped on their first lines, never parsed, and counted in `skipped`.
+    not keep are skipped on their first line, never decoded, and counted in `skipped`. `on_bad(frame)` is
+    called for every frame found bad: cut for size (at once) or with bad lines (when it is parsed).
     """
 
-    def __init__(self, expect_banner: bool = True, max_frame_chars: int = MAX_FRAME_CHARS,
-                 event_filter: EventFilter | None = None) -> None:
-        self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
+    def __init__(self, expect_banner: bool = True, max_frame_bytes: int = MAX_FRAME_BYTES,
+                 event_filter: EventFilter | None = None, on_bad: Callable[[Frame], None] | None = None) -> None:
+        self._buffer = b""
         self._expect_banner = expect_banner
-        self._max = max_frame_chars
+        self._max = max_frame_bytes
         self._discarding = False
+        self._verdicts: dict[bytes, int] = {}
+        self._names: dict[bytes, str] = {}  # first line -> event name, for the frames it keeps
         self.banner: str | None = None
         self.event_filter = event_filter
+        self.on_bad = on_bad
         self.skipped = 0
 
     @property
@@ -173,48 +350,103 @@ class FrameDecoder:
     @event_filter.setter
     def event_filter(self, value: EventFilter | None) -> None:
         self._filter = None if value is None or value.passes_all else value
+        self._verdicts, self._names = {}, {}
 
     def feed(self, data: bytes) -> list[Frame]:
-        text = self._text.decode(data)
-        buffer = self._buffer + text if self._buffer else text
+        buffer = self._buffer + data if self._buffer else bytes(data)
         frames: list[Frame] = []
         if self._expect_banner and self.banner is None:
-            end = buffer.find(EOL)
+            end = buffer.find(b"\r\n")
             if end < 0:
                 # a peer that never ends its first line is not Asterisk: hold no more than a frame's worth
                 self._buffer = buffer[-self._max:] if len(buffer) > self._max else buffer
                 return frames
-            self.banner, buffer = buffer[:end], buffer[end + 2:]
+            self.banner, buffer = buffer[:end].decode("utf-8", "replace"), buffer[end + 2:]
         # One split per read, in C: finding and slicing frame by frame cost more than the frames' parsing
         # (and re-slicing the buffer after each frame was quadratic in the size of a read).
-        blocks = buffer.split("\r\n\r\n")
+        blocks = buffer.split(b"\r\n\r\n")
         tail = blocks.pop()
         if self._discarding and blocks:
             del blocks[0]  # the end of an oversized frame
             self._discarding = False
-        keeps = self._filter.keeps if self._filter is not None else None
-        append = frames.append
-        for block in blocks:
-            if block[:1] in ("\r", "\n"):
-                block = block.lstrip(EOL)
-                if not block:
-                    continue
-            if keeps is not None and not keeps(block):
-                self.skipped += 1
-                continue
-            append(parse_block(block))
+        if blocks:
+            if self._filter is None:
+                self._keep_all(blocks, frames)
+            else:
+                self._keep_wanted(blocks, frames)
         if len(tail) > self._max:
             # Oversized: drop what we hold (but a possible partial terminator) and skip to the next frame.
             tail = tail[-3:]
             if not self._discarding:
                 self._discarding = True
-                append(Frame(errors=[f"frame larger than {self._max} characters dropped"]))
+                cut = Frame(errors=[f"frame larger than {self._max} bytes dropped"])
+                frames.append(cut)
+                if self.on_bad is not None:
+                    self.on_bad(cut)
         self._buffer = tail
         return frames
 
+    def _keep_all(self, blocks: list[bytes], frames: list[Frame]) -> None:
+        new, wire, on_bad, append = object.__new__, Frame, self.on_bad, frames.append
+        for block in blocks:
+            if block[:1] in _BLANK:
+                block = block.lstrip(b"\r\n")
+                if not block:
+                    continue
+            # Frame.from_text inline: a method call here costs more than the rest of the frame's trip
+            frame = new(wire)
+            frame._text, frame._pairs = block.decode("utf-8", "replace"), None
+            frame._on_bad, frame._event = on_bad, _UNKNOWN
+            append(frame)
 
-def parse_block(block: str) -> Frame:
-    """One frame from its text (lines joined by CRLF)."""
+    def _keep_wanted(self, blocks: list[bytes], frames: list[Frame]) -> None:
+        wanted = self._filter
+        assert wanted is not None
+        verdicts, names, append = self._verdicts, self._names, frames.append
+        new, wire, on_bad = object.__new__, Frame, self.on_bad
+        skipped = 0
+        for block in blocks:
+            stop = block.find(b"\r\n")
+            head = block[:stop] if stop >= 0 else block
+            verdict = verdicts.get(head)
+            if verdict is None:
+                verdict = self._judge(head)
+            if verdict is not KEEP:
+                if verdict is VARSET:
+                    if not wanted.keeps_variable(block) and block.find(b"ActionID") < 0:
+                        skipped += 1
+                        continue
+                elif verdict is SKIP:
+                    if block.find(b"ActionID") < 0:  # (`bytes in bytes` is slower: it tries an int first)
+                        skipped += 1
+                        continue
+                else:  # blank lines before the frame (or an empty block): strip them and judge again
+                    block = block.lstrip(b"\r\n")
+                    if not block:
+                        continue
+                    if not wanted.keeps(block):
+                        skipped += 1
+                        continue
+                    head = b""  # its name is looked up on demand
+            frame = new(wire)  # Frame.from_text inline, with the event name its first line gave
+            frame._text, frame._pairs = block.decode("utf-8", "replace"), None
+            frame._on_bad, frame._event = on_bad, names.get(head, _UNKNOWN)
+            append(frame)
+        self.skipped += skipped
+
+    def _judge(self, head: bytes) -> int:
+        """The filter's verdict on a first line, remembered (with the event name) for the next frames."""
+        assert self._filter is not None
+        verdict = self._filter.verdict(head)
+        if len(self._verdicts) < _KEY_CACHE_MAX:
+            self._verdicts[head] = verdict
+            if verdict is not ODD and head.startswith(b"Event: "):
+                self._names[head] = head[7:].decode("utf-8", "replace")
+        return verdict
+
+
+def _parse_text(block: str) -> tuple[list[tuple[str, str]], list[str], dict[str, str] | None]:
+    """Pairs, errors and (when it comes for free) the first-value dict of one frame's text."""
     # Fast path, C-speed string operations: every line `Key: value` with a plain key. Anything else (a line
     # without ": ", a key with spaces, tabs or a colon, an empty key) takes the careful path below, which
     # gives the same result for good lines and reports the bad ones (tests/ami/test_ingest.py checks both
@@ -226,16 +458,20 @@ def parse_block(block: str) -> Frame:
     # Plain keys: no colon, no space, and no other whitespace (isprintable() is False for every whitespace
     # character but the space), so the careful path would read them the same way.
     if len(pairs) == len(lines) and "" not in first and ":" not in keys and " " not in keys and keys.isprintable():
-        if len(first) != len(pairs):  # a repeated header (ChanVariable): the first value counts
-            first = {}
-            for key, value in pairs:
-                first.setdefault(key, value)
-        return Frame(pairs, [], first)
-    frame = Frame()
+        return pairs, [], first if len(first) == len(pairs) else None  # repeated header: the first value counts
+    careful: list[tuple[str, str]] = []
+    errors: list[str] = []
     for line in lines:
         key, sep, value = line.partition(":")
         if not sep or not key or " " in key.strip():
-            frame.errors.append(f"line without a header: {line[:80]!r}")
+            errors.append(f"line without a header: {line[:80]!r}")
             continue
-        frame.pairs.append((key.strip(), value[1:] if value.startswith(" ") else value))
+        careful.append((key.strip(), value[1:] if value.startswith(" ") else value))
+    return careful, errors, None
+
+
+def parse_block(block: str) -> Frame:
+    """One frame from its text (lines joined by CRLF), parsed now."""
+    frame = Frame.from_text(block)
+    frame._parse()
     return frame

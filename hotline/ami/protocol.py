@@ -2,8 +2,8 @@
 
 Replaced from panoramisk 1.4:
 - `data_received`: each read was decoded on its own (`data.decode(encoding, 'ignore')`), so a UTF-8
-  character split across two reads was dropped (张三 arriving as 三). We feed `FrameDecoder`, which decodes
-  incrementally and flags bad frames instead of raising.
+  character split across two reads was dropped (张三 arriving as 三). We feed `FrameDecoder`, which cuts
+  frames on bytes and decodes each frame whole, and flags bad frames instead of raising.
 - `send`: panoramisk sorts the headers and lets a line break inside a value end the frame early (header
   injection); we write `encode_frame` of `actions.prepare` output (Action first, refusing line breaks).
 - reply matching: `PendingAction` decides single vs list by the action's name (see `actions.py`).
@@ -30,11 +30,13 @@ class AmiProtocol(AMIProtocol):
     """One TCP connection. Events go to `on_frames` in wire order, a batch per network read."""
 
     def __init__(self, on_frames: Callable[[list[Frame]], None], on_lost: Callable[[Exception | None], None],
-                 event_filter: EventFilter | None = None) -> None:
+                 event_filter: EventFilter | None = None,
+                 on_malformed: Callable[[Frame], None] | None = None) -> None:
         self.on_frames = on_frames
         self.on_lost = on_lost
+        self.on_malformed = on_malformed
         # Events no listener wants are skipped by the decoder on their first lines (replies always pass).
-        self.decoder = FrameDecoder(expect_banner=True, event_filter=event_filter)
+        self.decoder = FrameDecoder(expect_banner=True, event_filter=event_filter, on_bad=self._malformed)
         self.pending: dict[str, PendingAction] = {}
         # Actions given up on (timed out): their late replies must not leak to the listeners as events.
         self.abandoned: dict[str, str] = {}
@@ -50,6 +52,14 @@ class AmiProtocol(AMIProtocol):
     def banner(self) -> str | None:
         return self.decoder.banner
 
+    def _malformed(self, frame: Frame, reason: str = "") -> None:
+        """A frame cut for size, with bad lines (found when it is parsed, by whoever reads it) or with
+        neither Event nor Response: counted and logged once, never fatal."""
+        self.malformed += 1
+        log.warning("malformed AMI frame: %.300s", reason or "; ".join(frame.errors))
+        if self.on_malformed is not None:
+            self.on_malformed(frame)
+
     def data_received(self, data: bytes) -> None:
         frames = self.decoder.feed(data)
         if self.version is None and self.decoder.banner is not None:
@@ -58,11 +68,10 @@ class AmiProtocol(AMIProtocol):
                 self.banner_seen.set_result(self.decoder.banner)
         events: list[Frame] = []
         for frame in frames:
-            headers = frame.headers
-            if frame.errors or ("Event" not in headers and "Response" not in headers):
-                self.malformed += 1
-                log.warning("malformed AMI frame: %.300s", "; ".join(frame.errors) or f"no Event/Response: {headers}")
-            action_id = headers.get("ActionID")
+            # Single headers only: a frame is parsed whole when a reader asks for more (frames are lazy).
+            if frame.event is None and frame.response is None and not frame.errors:  # bad lines: reported by `errors`
+                self._malformed(frame, f"no Event/Response: {frame.headers}")
+            action_id = frame.get("ActionID")
             pending = self.pending.get(action_id) if action_id is not None else None
             if pending is not None and pending.add(frame):
                 del self.pending[action_id]
@@ -76,7 +85,7 @@ class AmiProtocol(AMIProtocol):
                         del self.abandoned[action_id]
                 elif (frame.get("EventList") or "").lower() == "complete" or (frame.event or "").endswith("Complete"):
                     del self.abandoned[action_id]
-            elif pending is None and "Event" in headers:
+            elif pending is None and frame.event is not None:
                 events.append(frame)  # including OriginateResponse, which arrives after its action completed
             elif pending is None and frame.response is not None:
                 log.debug("reply to an action no one waits for (timed out?): %s", action_id)

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from hotline.ami import events as ev
+from hotline.ami import frames as frames_module
 from hotline.ami.client import Resync
 from hotline.ami.frames import EventFilter, Frame, FrameDecoder, parse_block
 from hotline.traces import SCENARIOS, load_ami
@@ -34,16 +35,7 @@ def careful_parse(block: str) -> Frame:
     return frame
 
 
-def test_fast_parse_equals_the_careful_parse_on_every_recording() -> None:
-    assert len(RECORDED) > 1000
-    for tf in RECORDED:
-        block = tf.raw.removesuffix("\r\n\r\n")
-        fast, careful = parse_block(block), careful_parse(block)
-        assert (fast.pairs, fast.errors) == (careful.pairs, careful.errors), block[:200]
-        assert fast.headers == careful.headers
-
-
-@pytest.mark.parametrize("block", [
+ODD_BLOCKS = [
     "Event: X\r\nBad Key: 1\r\nGood: 2",           # space inside a key: reported, the rest kept
     "Event: X\r\nno colon at all",
     "Event: X\r\nKey:no-space\r\nA: b: c",          # colon without a space; a value with ": " in it
@@ -54,10 +46,80 @@ def test_fast_parse_equals_the_careful_parse_on_every_recording() -> None:
     "Event: X\r\nName: 张三\r\nCause-txt: Normal Clearing\r\nx_y: 1",
     "Event: X\r\nLone: a\rb\r\nLf: c\nd",
     "Event: X\r\n\xa0Nbsp: v\r\nIdeo\u3000Space: v\r\nParen(1): v\r\nCJK键: 值",  # odd whitespace, odd keys
-])
+    "Event: X\r\n Channel: padded\r\nChannel: plain",  # the padded line is the first Channel
+    "Event: X\r\nChannel :spaced\r\nChannel: plain",
+    "Event: X\r\nChannel:tight\r\nChannel: plain",
+    "Event: X\r\nValue: has Channel: inside\r\nChannel: plain\r\nChannelState: 6",
+    "Event: X\r\nBridgeNumChannels: 2\r\nDestChannel: d\r\nChannel: c",  # the key inside longer keys
+    "Event: QueueCallerJoin\r\nQueue: q",            # the key inside the first line's value
+    "Event: X\r\nCommandId: 7\r\nCommand: ANSWER",
+    "Event: X\r\nText: a \n Channel: in a value after a lone LF\r\nChannel: plain",
+    "Channel: first line\r\nEvent: Late",            # the event name not on the first line
+    "Response: Success\r\nActionID: 1\r\nMessage: Pong",
+]
+# keys asked of every block: the ones it has, spelt plainly, and some it lacks or hides in other text
+ASKED = ("Event", "Channel", "Uniqueid", "Queue", "Command", "Value", "Key", "Good", "Other", "Lone", "Lf",
+         "Name", "Cause-txt", "ChanVariable", "DestChannel", "Response", "ActionID", "Missing", "Padded", "Tab")
+
+
+def test_fast_parse_equals_the_careful_parse_on_every_recording() -> None:
+    assert len(RECORDED) > 1000
+    for tf in RECORDED:
+        block = tf.raw.removesuffix("\r\n\r\n")
+        fast, careful = parse_block(block), careful_parse(block)
+        assert (fast.pairs, fast.errors) == (careful.pairs, careful.errors), block[:200]
+        assert fast.headers == careful.headers
+
+
+@pytest.mark.parametrize("block", ODD_BLOCKS)
 def test_fast_parse_equals_the_careful_parse_on_odd_lines(block: str) -> None:
     fast, careful = parse_block(block), careful_parse(block)
     assert (fast.pairs, fast.errors, fast.headers) == (careful.pairs, careful.errors, careful.headers)
+
+
+def test_single_headers_read_from_the_text_equal_the_careful_parse_on_every_recording(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[str] = []
+    real_parse = frames_module._parse_text
+    monkeypatch.setattr(frames_module, "_parse_text", lambda text: parsed.append(text) or real_parse(text))
+    for tf in RECORDED:
+        block = tf.raw.removesuffix("\r\n\r\n")
+        careful = careful_parse(block)
+        reference = {}
+        for key, value in careful.pairs:
+            reference.setdefault(key, value)
+        lazy = Frame.from_text(block)
+        for key in (*reference, *ASKED):
+            assert lazy.get(key) == reference.get(key), (key, block[:200])
+        assert lazy.event == reference.get("Event") and lazy.action_id == reference.get("ActionID")
+    assert parsed == []  # Asterisk's frames never needed a parse to answer a single header
+    assert parse_block(RECORDED[0].raw.removesuffix("\r\n\r\n")).pairs and len(parsed) == 1
+
+
+@pytest.mark.parametrize("block", ODD_BLOCKS)
+def test_single_headers_equal_the_careful_parse_on_odd_lines(block: str) -> None:
+    careful = careful_parse(block)
+    keys = {key for key, _ in careful.pairs} | set(ASKED) | {"Bad Key", " Padded", "", "Key:", "Tab\tKey"}
+    for key in keys:
+        reference = next((value for k, value in careful.pairs if k == key), None)
+        lazy = Frame.from_text(block)
+        assert lazy.get(key) == reference, (key, block)
+        assert (key in lazy) == (reference is not None)
+    lazy = Frame.from_text(block)
+    assert lazy.event == careful.headers.get("Event")
+    assert (lazy.pairs, lazy.errors) == (careful.pairs, careful.errors)
+
+
+def test_a_bad_line_is_reported_once_when_its_frame_is_parsed() -> None:
+    bad: list[Frame] = []
+    decoder = FrameDecoder(expect_banner=False, max_frame_bytes=200, on_bad=bad.append)
+    frames = decoder.feed(b"Event: Newstate\r\nbroken line\r\nChannel: PJSIP/a-1\r\n\r\n")
+    (frame,) = frames
+    assert frame.get("Channel") == "PJSIP/a-1" and frame.event == "Newstate" and bad == []  # read, not parsed
+    assert frame.errors == ["line without a header: 'broken line'"] and bad == [frame]
+    assert frame.headers == {"Event": "Newstate", "Channel": "PJSIP/a-1"} and bad == [frame]  # once
+    (cut,) = decoder.feed(b"Event: Huge\r\nX: " + b"y" * 300)
+    assert bad == [frame, cut] and cut.errors == ["frame larger than 200 bytes dropped"]  # at once
 
 
 def test_repeated_headers_keep_the_first_value_and_every_value() -> None:
@@ -137,10 +199,10 @@ def test_utf8_split_anywhere_arrives_whole_through_the_filter() -> None:
 
 
 def test_oversized_frame_still_reported_with_a_filter() -> None:
-    decoder = FrameDecoder(expect_banner=False, max_frame_chars=100, event_filter=BRIDGE)
+    decoder = FrameDecoder(expect_banner=False, max_frame_bytes=100, event_filter=BRIDGE)
     frames = decoder.feed(b"Event: Hangup\r\nX: " + b"y" * 300)
     frames += decoder.feed(b"\r\n\r\nEvent: Hangup\r\nUniqueid: 1\r\n\r\n")
-    assert frames[0].errors == ["frame larger than 100 characters dropped"]
+    assert frames[0].errors == ["frame larger than 100 bytes dropped"]
     assert frames[1].get("Uniqueid") == "1" and len(frames) == 2
 
 

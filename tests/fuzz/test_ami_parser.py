@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hotline.ami.events import EVENT_TYPES, parse_event
-from hotline.ami.frames import Frame, FrameDecoder, encode_frame
+from hotline.ami.frames import EventFilter, Frame, FrameDecoder, encode_frame, parse_block
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 GOOD = {"Event": "Newstate", "Privilege": "call,all", "Channel": "PJSIP/1001-00000001",
@@ -41,7 +41,7 @@ def good_frame_after(decoder: FrameDecoder) -> Frame:
 @FUZZ
 @given(junk=JUNK, cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=8))
 def test_junk_in_any_chunking_never_raises_and_the_next_frame_parses(junk: bytes, cuts: list[int]) -> None:
-    decoder = FrameDecoder(expect_banner=True, max_frame_chars=SMALL_MAX)
+    decoder = FrameDecoder(expect_banner=True, max_frame_bytes=SMALL_MAX)
     decoder.feed(b"Asterisk Call Manager/11.0.0\r\n")
     for piece in chunked(junk, cuts):
         for frame in decoder.feed(piece):
@@ -57,7 +57,7 @@ def test_junk_in_any_chunking_never_raises_and_the_next_frame_parses(junk: bytes
 @given(size=st.integers(min_value=SMALL_MAX + 1, max_value=6 * SMALL_MAX), step=st.integers(1, 3000),
        newlines=st.booleans())
 def test_oversized_frames_are_dropped_flagged_and_bounded(size: int, step: int, newlines: bool) -> None:
-    decoder = FrameDecoder(expect_banner=False, max_frame_chars=SMALL_MAX)
+    decoder = FrameDecoder(expect_banner=False, max_frame_bytes=SMALL_MAX)
     line = (b"X-Huge: " + b"a" * 50 + b"\r\n") if newlines else b"b" * 58
     data = b"Event: Huge\r\n" + line * (size // len(line) + 1)
     flagged = []
@@ -70,7 +70,7 @@ def test_oversized_frames_are_dropped_flagged_and_bounded(size: int, step: int, 
 
 
 def test_a_huge_stream_without_a_banner_line_stays_bounded() -> None:
-    decoder = FrameDecoder(expect_banner=True, max_frame_chars=SMALL_MAX)
+    decoder = FrameDecoder(expect_banner=True, max_frame_bytes=SMALL_MAX)
     for _ in range(64):
         decoder.feed(b"x" * 1024)
     assert len(decoder._buffer) <= SMALL_MAX + 4
@@ -87,3 +87,46 @@ def test_typed_events_take_any_header_values(name: str, pairs: list[tuple[str, s
     event = parse_event(frame)
     assert event.name == name
     assert type(event) is EVENT_TYPES[name]
+
+
+# Lines built to confuse a reader that looks headers up in the raw text: keys inside longer keys and
+# inside values, padded and tight spellings, odd whitespace, lone CR/LF, repeated keys.
+KEYS = ("Event", "Channel", "DestChannel", "Variable", "ActionID", "Uniqueid", "Value", "Response")
+SPACE = st.sampled_from(["", " ", "\t", "\xa0", "\u3000", "\x1c", "\r", "\n"])
+LINE = st.one_of(
+    st.tuples(SPACE, st.sampled_from(KEYS), SPACE, st.sampled_from([": ", ":", " : ", ":  "]),
+              st.lists(st.sampled_from([*"ab: \r\n张", *KEYS, "HOTLINE_X", "VarSet"]), max_size=6).map("".join)
+              ).map("".join),
+    st.lists(st.sampled_from([*"ab: \r\n\t张", *KEYS]), max_size=10).map("".join),
+)
+BLOCK = st.tuples(st.sampled_from(["Event: VarSet", "Event: Newchannel", "Event: RTCPSent", "Response: Success", ""]),
+                  st.lists(LINE, max_size=8)).map(lambda t: "\r\n".join([t[0], *t[1]]).strip("\r\n"))
+WANTS = [EventFilter.of(("VarSet", "Newchannel"), ("HOTLINE_",)), EventFilter.of(("Newchannel",)),
+         EventFilter.of(varsets=("HOTLINE_",))]
+
+
+@FUZZ
+@given(block=BLOCK)
+def test_single_headers_read_from_the_text_equal_a_full_parse(block: str) -> None:
+    """`Frame.get` on an unparsed frame answers exactly what the parsed headers say, whatever the text."""
+    reference = parse_block(block)
+    for key in KEYS:
+        lazy = Frame.from_text(block)
+        assert lazy.get(key) == reference.headers.get(key), key
+    assert Frame.from_text(block).event == reference.headers.get("Event")
+
+
+@FUZZ
+@given(blocks=st.lists(BLOCK.filter(bool), min_size=1, max_size=6), cuts=st.lists(st.integers(0, 2000), max_size=4))
+def test_the_raw_filter_never_drops_a_frame_its_readers_want(blocks: list[str], cuts: list[int]) -> None:
+    data = "".join(block + "\r\n\r\n" for block in blocks).encode()
+    for wanted in WANTS:
+        decoder = FrameDecoder(expect_banner=False, event_filter=wanted)
+        kept = [frame.pairs for piece in chunked(data, cuts) for frame in decoder.feed(piece)]
+        everything = FrameDecoder(expect_banner=False).feed(data)
+        assert decoder.skipped + len(kept) == len(everything)
+        rest = iter(kept)  # what the readers want comes out, in order, among what the decoder kept
+        assert all(any(pairs == k for k in rest) for pairs in [f.pairs for f in everything if wanted.keeps_frame(f)])
+        for frame in everything:
+            if wanted.keeps_frame(frame):
+                assert wanted.keeps(frame.text or ""), frame.text
