@@ -8,12 +8,14 @@ multi-word synonym such as 住房公积金 is cut as one word before it is mappe
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 import jieba
 
@@ -64,6 +66,18 @@ def load_synonyms(path: Path = SYNONYMS_FILE) -> list[list[str]]:
     return [words for line in _lines(path) if len(words := line.split()) > 1]
 
 
+class QueryWord(NamedTuple):
+    """One word of a query as the caller said it (precise mode), its index term, and the index terms of its
+    parts (search mode: 外来务工人员 → 外来, 务工, 工人 …), used when no article holds the whole word."""
+
+    surface: str
+    term: str
+    parts: tuple[str, ...]
+
+
+QUERY_CACHE_SIZE = 4096  # distinct recent queries whose analysis is kept (callers repeat themselves)
+
+
 class Analyzer:
     """Turns text into index terms. One instance per process: jieba's dictionary load costs ~1 s."""
 
@@ -84,28 +98,44 @@ class Analyzer:
         recipe = repr((sorted(self._canonical.items()), sorted(self._tokenizer.user_word_tag_tab),
                        sorted(STOP_WORDS), jieba.__version__))
         self.fingerprint = hashlib.sha1(recipe.encode("utf-8")).hexdigest()[:12]
+        # The analysis depends only on the text and this analyzer's fixed configuration: safe to keep.
+        self.query_words = functools.lru_cache(maxsize=QUERY_CACHE_SIZE)(self._query_words)
 
     def canonical(self, word: str) -> str:
         return self._canonical.get(word, word)
 
+    def _term(self, token: str) -> str | None:
+        """The index term of one token, or None for a stop word or punctuation."""
+        token = token.strip().lower()
+        if not token or token in STOP_WORDS or not _WORD.search(token):
+            return None
+        return self._canonical.get(token, token)
+
     def terms(self, text: str) -> list[str]:
-        """Index terms in text order (with repeats, for term frequencies)."""
-        out = []
-        for token in self._tokenizer.cut_for_search(text or ""):
-            token = token.strip().lower()
-            if not token or token in STOP_WORDS or not _WORD.search(token):
+        """Index terms in text order (with repeats, for term frequencies): search mode, so that an article
+        holding 住房公积金 also holds 公积金."""
+        return [term for token in self._tokenizer.cut_for_search(text or "") if (term := self._term(token))]
+
+    def _query_words(self, text: str) -> tuple[QueryWord, ...]:
+        """The query's words in precise mode (one term per word the caller said: 外来务工人员 counts once, not
+        as six overlapping terms), each with its search-mode parts. Cached per text (`query_words`)."""
+        words: dict[str, QueryWord] = {}
+        for token in self._tokenizer.cut(text or ""):
+            term = self._term(token)
+            if term is None or term in words:
                 continue
-            out.append(self._canonical.get(token, token))
-        return out
+            parts = dict.fromkeys(part for piece in self._tokenizer.cut_for_search(token)
+                                  if (part := self._term(piece)) and part != term)
+            words[term] = QueryWord(token.strip(), term, tuple(parts))
+        return tuple(words.values())
 
     def query_terms(self, text: str) -> list[str]:
-        """Distinct terms of a query, in first-seen order."""
+        """Distinct search-mode terms of a text, in first-seen order (what a plain BM25 would query with)."""
         return list(dict.fromkeys(self.terms(text)))
 
     def surface_words(self, text: str) -> list[str]:
         """The query's own words (not canonicalised), longest first: used to place the snippet."""
-        words = {t.strip() for t in self._tokenizer.cut(text or "")}
-        return sorted((w for w in words if w and w not in STOP_WORDS and _WORD.search(w)), key=len, reverse=True)
+        return sorted({w.surface for w in self.query_words(text)}, key=len, reverse=True)
 
     def encode(self, title: str, body: str) -> str:
         """The stored form of an article's terms (kb_articles.index_terms): fingerprint, title, body."""

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from hotline.kb.index import IndexedArticle, SearchIndex
 from hotline.kb.search import KnowledgeBase, shared_analyzer
 
-WORDS = ["社保", "医保", "医疗保险", "公积金", "停水", "断水", "物业", "户口", "户籍", "入学", "执照", "噪音"]
+# 社保卡 and 社保局 are words with a part (社保): a query word is matched whole if an article holds it, else by parts
+WORDS = ["社保", "医保", "医疗保险", "公积金", "停水", "断水", "物业", "户口", "户籍", "入学", "执照", "噪音", "社保卡",
+         "社保局"]
 
 
 def doc(article_id: int, words: list[str], category: str = "consult", unit: str = "u1") -> IndexedArticle:
@@ -42,10 +44,12 @@ def test_incremental_index_matches_brute_force(ops, query_word) -> None:  # type
             assert index.remove(article_id) == (article_id in live)
             live.pop(article_id, None)
     assert len(index) == len(live)
-    wanted = set(analyzer.query_terms(query_word))
     terms_of = {a.article_id: set(analyzer.terms(a.title + " " + a.body)) for a in live.values()}
-    df = {t: sum(t in terms for terms in terms_of.values()) for t in wanted}
-    matched = {t for t in wanted if df[t]}
+    held = set().union(*terms_of.values())
+    # each word of the query by its own term if an article holds it, else by its parts
+    matched = {t for w in analyzer.query_words(query_word)
+               for t in ([w.term] if w.term in held else [p for p in w.parts if p in held])}
+    df = {t: sum(t in terms for terms in terms_of.values()) for t in matched}
     # the index's documented rule: terms in more than half of the articles count only when the query has
     # nothing more specific (hotline/kb/index.py SearchIndex.search)
     used = {t for t in matched if df[t] <= len(live) // 2} or matched
@@ -56,6 +60,22 @@ def test_incremental_index_matches_brute_force(ops, query_word) -> None:  # type
         assert {d.article_id for d, _ in found} == expected
         assert all(score > 0 for _, score in found)
         assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=5), min_size=1, max_size=40),
+       st.lists(st.sampled_from(WORDS), min_size=1, max_size=4), st.integers(1, 6))
+def test_top_k_is_the_head_of_the_full_ranking(docs, query_words, limit) -> None:  # type: ignore[no-untyped-def]
+    # A small limit lets the search prune (frequent terms only looked up); a limit above the corpus size
+    # scores every candidate. Same articles, same scores, same order, ties by the lower id even at the cut.
+    index = SearchIndex(shared_analyzer())
+    index.upsert_many([doc(i, words, "consult" if i % 3 else "help") for i, words in enumerate(docs, 1)])
+    query = "，".join(query_words)
+    for category in (None, "consult"):
+        full = index.search(query, now=0, category=category, limit=len(docs) + 1)
+        assert index.search(query, now=0, category=category, limit=limit) == full[:limit]
+        assert [d.article_id for d, _ in full] == [d.article_id for d, _ in
+                                                   sorted(full, key=lambda hit: (-hit[1], hit[0].article_id))]
 
 
 def test_validity_window_is_half_open() -> None:

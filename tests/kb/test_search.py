@@ -25,12 +25,20 @@ def test_synonyms_find_articles_written_with_the_other_word(kb, fixture_ids) -> 
 
 def test_title_match_ranks_first(kb, db_session, fixture_ids) -> None:
     # Both mention 社保; only one has it in the title.
-    hits = kb.search("社保卡")
+    hits = kb.search("社保")
     assert hits[0].title == "社保卡补办流程"
     assert "禅城区行政服务中心网点信息" in titles(hits)
     # A body-only mention repeated does not beat a title mention.
     add_article(db_session, "办事大厅常见问题", "公积金 公积金 公积金 公积金 公积金 账户查询可以到各网点窗口。")
     assert kb.search("公积金")[0].title == "住房公积金提取条件"
+
+
+def test_a_word_is_matched_whole_or_else_by_its_parts(kb, fixture_ids) -> None:
+    # 社保卡 is a word some article holds: it is matched whole, not also as 社保 (which the outlet article
+    # mentions in passing).
+    assert titles(kb.search("社保卡")) == ["社保卡补办流程"]
+    # No article says 社保局: its part 社保 is searched instead.
+    assert titles(kb.search("社保局")) == ["社保卡补办流程", "禅城区行政服务中心网点信息"]
 
 
 def test_expired_future_and_unpublished_are_not_returned(kb, db_session, fixture_ids) -> None:
