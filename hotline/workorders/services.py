@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, inspect, select, update
-from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.audit.services import actor_name
@@ -37,6 +35,7 @@ from hotline.workorders.models import (
 from hotline.workorders.numbering import allocate_numbers
 from hotline.workorders.prepared import Prepared
 from hotline.workorders.state import InvalidTransition, OrderEvent, next_status
+from hotline.workorders.written import attach, loaded
 
 ACCEPT = "accept"  # the first history row (None → accepted)
 CLOSED = frozenset({OrderStatus.completed, OrderStatus.revisited, OrderStatus.archived, OrderStatus.terminal})
@@ -205,8 +204,21 @@ _INSERT_ORDERS = insert(WorkOrder.__table__).returning(WorkOrder.id, sort_by_par
 _INSERT_UNITS, _INSERT_CALLS, _INSERT_ARTICLES, _INSERT_HISTORY, _INSERT_DEADLINES, _INSERT_OUTBOX = (
     Prepared(insert(model.__table__).inline())  # inline: no id fetched back
     for model in (OrderUnit, OrderCall, OrderKbArticle, OrderTransition, OrderDeadline, OutboxMessage))
-_ORDER_MAPPER = inspect(WorkOrder)
-_ORDER_COLUMNS = tuple(column.key for column in WorkOrder.__table__.columns)  # attribute names = column names
+# one row at a time with its id, for the entities create_order hands back
+_INSERT_HISTORY_ID = Prepared(insert(OrderTransition.__table__).returning(OrderTransition.id))
+_INSERT_DEADLINE_ID = Prepared(insert(OrderDeadline.__table__).returning(OrderDeadline.id))
+
+
+@dataclass
+class _Written:
+    """One order's rows as written (the order's, history's and deadlines' with their ids when asked for)."""
+
+    order: dict[str, Any]
+    units: list[dict[str, Any]]
+    calls: list[dict[str, Any]]
+    articles: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+    deadlines: list[dict[str, Any]]
 
 
 def _check_units(conn: Connection, unit_ids: set[int]) -> None:
@@ -233,12 +245,13 @@ def create_orders(session: Session, engine: DeadlineEngine, actor: Principal | s
     web intake send many), on the session's connection: creation is on the hot path of every call.
     Returns the new ids in order.
     """
-    return [order_id for order_id, _ in _insert_orders(session, engine, actor, items, now)]
+    return [written.order["id"] for written in _insert_orders(session, engine, actor, items, now)]
 
 
 def _insert_orders(session: Session, engine: DeadlineEngine, actor: Principal | str, items: Sequence[NewOrder],
-                   now: datetime | None) -> list[tuple[int, dict[str, Any]]]:
-    """Write the orders with every row they come with; (id, the work_orders row as written) each."""
+                   now: datetime | None, *, with_ids: bool = False) -> list[_Written]:
+    """Write the orders with every row they come with. `with_ids`: history and deadline rows one by one,
+    each getting its id (for entities), rather than one statement per table."""
     if not items:
         return []
     now = now or datetime.now(UTC)
@@ -273,65 +286,61 @@ def _insert_orders(session: Session, engine: DeadlineEngine, actor: Principal | 
             "closed_at": now if closed else None, "version": 1})
         deadlines = [] if closed else list(engine.compute(category, urgency, accepted_at=now).values())
         plans.append((data, deadlines))
-    ids = _insert_order_rows(conn, order_rows)
-    units, calls, articles, history, deadline_rows, outbox = [], [], [], [], [], []
-    for order_id, row, (data, deadlines) in zip(ids, order_rows, plans, strict=True):
-        order_units = []
-        if data.lead_unit_id is not None:
-            order_units.append({"order_id": order_id, "unit_id": data.lead_unit_id, "role": "lead"})
-        order_units += [{"order_id": order_id, "unit_id": u, "role": "co"}
-                        for u in dict.fromkeys(data.co_unit_ids) if u != data.lead_unit_id]
-        units += order_units
-        calls += [{"order_id": order_id, "call_id": c} for c in dict.fromkeys(data.call_ids)]
-        articles += [{"order_id": order_id, "article_id": a} for a in dict.fromkeys(data.kb_article_ids)]
-        history.append({"order_id": order_id, "event": ACCEPT, "from_status": None,
-                        "to_status": OrderStatus.accepted.value, "actor": who, "at": now, "note": None,
-                        "unit_id": None})
+    written, outbox = [], []
+    for order_id, row, (data, deadlines) in zip(_insert_order_rows(conn, order_rows), order_rows, plans,
+                                                 strict=True):
+        row["id"] = order_id
+        units = ([{"order_id": order_id, "unit_id": data.lead_unit_id, "role": "lead"}]
+                 if data.lead_unit_id is not None else [])
+        units += [{"order_id": order_id, "unit_id": u, "role": "co"}
+                  for u in dict.fromkeys(data.co_unit_ids) if u != data.lead_unit_id]
+        history = [{"order_id": order_id, "event": ACCEPT, "from_status": None,
+                    "to_status": OrderStatus.accepted.value, "actor": who, "at": now, "note": None, "unit_id": None}]
         if data.answer is not None:
             history.append({"order_id": order_id, "event": OrderEvent.answer_on_call.value,
                             "from_status": OrderStatus.accepted.value, "to_status": row["status"], "actor": who,
                             "at": now, "note": data.answer, "unit_id": None})
-        deadline_rows += [{"order_id": order_id, "kind": d.kind, "anchor_at": d.anchor_at, "due_at": d.due_at,
-                           "provisional": d.provisional, "rule": d.rule, "extensions": 0, "alert_level": ALERT_NONE,
-                           "met_at": now if ACCEPT in MET_BY.get(d.kind, ()) else None} for d in deadlines]
+        written.append(_Written(
+            row, units, [{"order_id": order_id, "call_id": c} for c in dict.fromkeys(data.call_ids)],
+            [{"order_id": order_id, "article_id": a} for a in dict.fromkeys(data.kb_article_ids)], history,
+            [{"order_id": order_id, "kind": d.kind, "anchor_at": d.anchor_at, "due_at": d.due_at,
+              "provisional": d.provisional, "rule": d.rule, "extensions": 0, "alert_level": ALERT_NONE,
+              "met_at": now if ACCEPT in MET_BY.get(d.kind, ()) else None} for d in deadlines]))
         event = OrderEvent.answer_on_call.value if data.answer is not None else ACCEPT
-        payload = _province_payload_from(row, [(u["unit_id"], u["role"]) for u in order_units], event, now)
+        payload = _province_payload_from(row, [(u["unit_id"], u["role"]) for u in units], event, now)
         outbox.append({"key": f"{row['number']}:{event}:{uuid.uuid4().hex[:12]}", "topic": f"order.{event}",
                        "payload": payload, "status": "pending", "attempts": 0, "created_at": now,
                        "next_attempt_at": now})
-    for statement, rows in ((_INSERT_UNITS, units), (_INSERT_CALLS, calls), (_INSERT_ARTICLES, articles),
-                            (_INSERT_HISTORY, history), (_INSERT_DEADLINES, deadline_rows),
-                            (_INSERT_OUTBOX, outbox)):
-        statement.execute_many(conn, rows)
-    return list(zip(ids, order_rows, strict=True))
+    _INSERT_UNITS.execute_many(conn, [r for w in written for r in w.units])
+    _INSERT_CALLS.execute_many(conn, [r for w in written for r in w.calls])
+    _INSERT_ARTICLES.execute_many(conn, [r for w in written for r in w.articles])
+    if with_ids:
+        for w in written:
+            for history_row in w.history:
+                history_row["id"] = _INSERT_HISTORY_ID.scalar_one(conn, history_row)
+            for deadline_row in w.deadlines:
+                deadline_row["id"] = _INSERT_DEADLINE_ID.scalar_one(conn, deadline_row)
+    else:
+        _INSERT_HISTORY.execute_many(conn, [r for w in written for r in w.history])
+        _INSERT_DEADLINES.execute_many(conn, [r for w in written for r in w.deadlines])
+    _INSERT_OUTBOX.execute_many(conn, outbox)
+    return written
 
 
 def create_order(session: Session, engine: DeadlineEngine, actor: Principal | str, data: NewOrder,
                  now: datetime | None = None) -> WorkOrder:
-    """One order (see `create_orders`), as an entity of the session for the caller."""
-    ((order_id, row),) = _insert_orders(session, engine, actor, [data], now)
-    return _as_loaded(session, order_id, row)
-
-
-def _as_loaded(session: Session, order_id: int, row: dict[str, Any]) -> WorkOrder:
-    """The order just written, as a persistent entity, without reading it back: `row` is every column as
-    written (values as the database returns them: UTC datetimes, JSON as a copy). Its collections load
-    when first used, as after `session.get`."""
-    if _ORDER_MAPPER.identity_key_from_primary_key((order_id,)) in session.identity_map:
-        # a stale entity of a rolled-back order that had the same id (SQLite reuses it): refresh that one
-        return session.get_one(WorkOrder, order_id, populate_existing=True)
-    if not _ORDER_MAPPER.configured:
-        configure_mappers()  # new_instance() does not do it, unlike a constructor or a query
-    order = _ORDER_MAPPER.class_manager.new_instance()  # what a query's loader does: no __init__, no events
-    values = instance_state(order).dict
-    for column in _ORDER_COLUMNS:
-        values[column] = row.get(column)
-    for column in ("created_at", "updated_at", "closed_at"):
-        if values[column] is not None:
-            values[column] = values[column].astimezone(UTC)
-    values.update(id=order_id, caller_personal=copy.deepcopy(row["caller_personal"]))
-    make_transient_to_detached(order)  # as if loaded: identity key set, nothing pending, version 1 committed
-    session.add(order)
+    """One order (see `create_orders`), as an entity of the session for the caller: built from the rows just
+    written (what a fresh load would give), its units, calls, KB articles, deadlines and history included."""
+    (rows,) = _insert_orders(session, engine, actor, [data], now, with_ids=True)
+    order = loaded(WorkOrder, rows.order)
+    children = {"units": [loaded(OrderUnit, r) for r in rows.units],
+                "calls": [loaded(OrderCall, r) for r in rows.calls],
+                "kb_articles": [loaded(OrderKbArticle, r) for r in rows.articles],
+                "transitions": [loaded(OrderTransition, r) for r in rows.history],  # in id order
+                "deadlines": sorted((loaded(OrderDeadline, r) for r in rows.deadlines), key=lambda d: d.due_at)}
+    if not attach(session, order, children):
+        # the session still holds entities of a rolled-back transaction under these ids: refresh from the rows
+        return session.get_one(WorkOrder, rows.order["id"], populate_existing=True)
     return order
 
 

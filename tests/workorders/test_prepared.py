@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import bindparam, insert, inspect, select
+from sqlalchemy import bindparam, event, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from hotline.domain import Category, Urgency
@@ -72,27 +72,47 @@ def test_statements_rendered_per_execution_are_refused(db_session) -> None:
         expanding.rows(db_session.connection(), {"ids": [1, 2]})
 
 
-def _columns(order: WorkOrder) -> dict:
-    return {c.key: getattr(order, c.key) for c in inspect(WorkOrder).column_attrs}
+def _columns(entity: object) -> dict:
+    return {c.key: getattr(entity, c.key) for c in inspect(entity).mapper.column_attrs}
 
 
-def test_the_created_entity_is_what_a_fresh_load_gives(db_session_factory, engine, units) -> None:
+def _everything(order: WorkOrder) -> dict:
+    out = {"order": _columns(order), **{name: [_columns(child) for child in getattr(order, name)] for name in
+                                        ("units", "calls", "kb_articles", "deadlines", "transitions")}}
+    for unordered in ("units", "calls", "kb_articles"):  # the model gives these no order
+        out[unordered].sort(key=repr)
+    return out
+
+
+def test_the_created_entity_is_what_a_fresh_load_gives(db_session_factory, db_engine, engine, units) -> None:
     data = NewOrder(Category.complaint, "  小区夜间施工噪音扰民  ", urgency=Urgency.special, caller_name="张三",
                     caller_number="13912345678", caller_personal={"id_number": "513902199001011234"},
-                    confidential=True, location="雁江区建设路88号", lead_unit_id=units["housing"], agent_id="1001")
+                    confidential=True, location="雁江区建设路88号", lead_unit_id=units["housing"],
+                    co_unit_ids=[units["water"]], call_ids=["1763280000.42"], kb_article_ids=[7], agent_id="1001")
     with db_session_factory() as session:
         created = services.create_order(session, engine, AGENT, data, now=AT)
         session.commit()
         assert inspect(created).persistent and not session.dirty and not session.new
         assert created.created_at.tzinfo == dt.UTC and created.content == "小区夜间施工噪音扰民"
-        assert [u.unit_id for u in created.units] == [units["housing"]]  # collections load when used
-        expected = engine.compute(Category.complaint, Urgency.special, accepted_at=AT)
-        assert {(d.kind, d.due_at) for d in created.deadlines} == {(k, d.due_at) for k, d in expected.items()}
-        assert [(t.event, t.to_status) for t in created.transitions] == [("accept", "accepted")]
-        created_columns = _columns(created)
+        statements: list[str] = []
+
+        def seen(_conn, _cursor, statement, *_rest) -> None:  # type: ignore[no-untyped-def]
+            statements.append(statement)
+
+        event.listen(db_engine, "before_cursor_execute", seen)
+        try:
+            everything = _everything(created)  # the console's response reads every collection
+        finally:
+            event.remove(db_engine, "before_cursor_execute", seen)
+        assert statements == []  # all of it from the rows just written, nothing read back
+    expected = engine.compute(Category.complaint, Urgency.special, accepted_at=AT)
+    assert [(d["kind"], d["due_at"]) for d in everything["deadlines"]] == sorted(
+        ((k, d.due_at) for k, d in expected.items()), key=lambda kd: kd[1])
+    assert [(t["event"], t["to_status"]) for t in everything["transitions"]] == [("accept", "accepted")]
+    assert {(u["unit_id"], u["role"]) for u in everything["units"]} == {(units["housing"], "lead"),
+                                                                       (units["water"], "co")}
     with db_session_factory() as other:
-        loaded = other.get_one(WorkOrder, created_columns["id"])
-        assert _columns(loaded) == created_columns
+        assert _everything(other.get_one(WorkOrder, everything["order"]["id"])) == everything
 
 
 def test_the_created_entity_can_move_on(db_session, engine, units) -> None:
