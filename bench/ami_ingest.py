@@ -6,8 +6,7 @@ filter, so the stream carries the VarSet/RTCPSent noise. In the same run, and ov
 - `raw`: a reader that only splits the stream into frames on `\\r\\n\\r\\n` (the baseline);
 - `tracker`: `FrameDecoder` + `CallTracker.feed` for every frame;
 - `filtered`: `FrameDecoder(event_filter=...)` with the tracker's events (and HOTLINE_* VarSets): frames
-  nobody wants are skipped on their first lines, the rest parsed and tracked;
-- `tracker_only`: `CallTracker.feed` on frames decoded beforehand (where the time goes);
+  nobody wants are skipped on their first line, the rest decoded and tracked;
 - `client_typed`: `AmiClient` → typed events → `CallTracker`, a listener that takes everything (the
   bridge's path before the listener options), against a minimal AMI server on loopback that answers the
   login and the resync, then sends the same bytes;
@@ -15,12 +14,17 @@ filter, so the stream carries the VarSet/RTCPSent noise. In the same run, and ov
 Labelled separately, `asterisk_*`: the same readers on the stream as Asterisk sends it under our
 manager.conf eventfilters (asterisk_config.ami_privileges EXCLUDED_EVENTS / EXCLUDED_VARSETS dropped).
 Every rate counts the frames of the stream that was sent (skipped ones included) per second of wall time.
-Each reader runs `ROUNDS` times, alternating; the best round counts (the machine is shared).
+Each reader runs `ROUNDS` times, alternating; the best round counts (the machine is shared, so the load
+average before and after is recorded). Then `cpu_*`: where the time goes, each step alone in process and
+in CPU microseconds per frame (the raw reader's split, decoding with and without the filter, a full parse,
+the tracker on every frame and on the frames the filter keeps); `tracker_only_events_per_s` and
+`parse_block_frames_per_s` are the same figures as rates.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
@@ -35,7 +39,7 @@ from hotline.ami.frames import EventFilter, Frame, FrameDecoder, encode_frame, p
 from hotline.traces import SCENARIOS
 
 COPIES = 60
-ROUNDS = 3
+ROUNDS = 5
 RECV = 16384
 CALLS_PER_PASS = 8  # every scenario but pausecycle holds one citizen call
 
@@ -177,28 +181,33 @@ def _check(name: str, tracker: CallTracker) -> None:
         raise RuntimeError(f"{name}: {calls} calls completed, {len(tracker.active)} left")
 
 
-def _run(data: bytes, prefix: str, best: dict[str, tuple[float, int]], check: dict[str, TrackerReader]) -> int:
-    """One round of every reader over `data`; returns the number of frames in it."""
+def _counts(data: bytes) -> tuple[int, int, int]:
+    """Frames in `data`, and the events each client path must deliver (everything / the bridge's filter)."""
     decoded = FrameDecoder().feed(data)
+    events = [f for f in decoded if f.event is not None]
+    return len(decoded), len(events), sum(1 for f in events if TRACKED.keeps_frame(f))
+
+
+def _run(data: bytes, counts: tuple[int, int, int], prefix: str, best: dict[str, tuple[float, int]],
+         check: dict[str, TrackerReader]) -> None:
+    """One round of every reader over `data` (only counts are held meanwhile: no frames alive for the GC)."""
+    total, events, tracked = counts
     readers: tuple[tuple[str, Callable[[], Callable[[socket.socket], int]]], ...] = (
         ("raw", lambda: raw_reader), ("tracker", TrackerReader), ("filtered", FilteredReader))
     for name, make in readers:
         reader = make()
         elapsed, frames = _timed(data, reader)
-        if frames != len(decoded):
-            raise RuntimeError(f"{prefix}{name} reader saw {frames} frames, expected {len(decoded)}")
+        if frames != total:
+            raise RuntimeError(f"{prefix}{name} reader saw {frames} frames, expected {total}")
         if isinstance(reader, TrackerReader):
             _check(prefix + name, reader.tracker)
             check[prefix + name] = reader
         _keep(best, prefix + name, elapsed, frames)
     # the bridge's real path: the recordings' own login replies go to the client's action matching
     for name, bridge_listener in (("client_typed", False), ("client", True)):
-        wanted = TRACKED if bridge_listener else None
-        expected = sum(1 for f in decoded if f.event is not None and (wanted is None or wanted.keeps_frame(f)))
-        elapsed, tracker = asyncio.run(_client_round(data, expected, bridge_listener))
+        elapsed, tracker = asyncio.run(_client_round(data, tracked if bridge_listener else events, bridge_listener))
         _check(prefix + name, tracker)
-        _keep(best, prefix + name, elapsed, len(decoded))
-    return len(decoded)
+        _keep(best, prefix + name, elapsed, total)
 
 
 def _keep(best: dict[str, tuple[float, int]], name: str, elapsed: float, frames: int) -> None:
@@ -206,46 +215,93 @@ def _keep(best: dict[str, tuple[float, int]], name: str, elapsed: float, frames:
         best[name] = (elapsed, frames)
 
 
+def _cpu_us(work: Callable[[], object], per: int) -> float:
+    """Microseconds of CPU per item, best of ROUNDS (CPU time: other processes' load counts less)."""
+    best = float("inf")
+    for _ in range(ROUNDS):
+        start = time.process_time()
+        work()
+        best = min(best, time.process_time() - start)
+    return best / per * 1e6
+
+
+def where_the_time_goes(data: bytes) -> dict[str, float]:
+    """Each step of the ingest path on its own, in process (no socket), in CPU microseconds per frame."""
+    chunks = [data[i:i + RECV] for i in range(0, len(data), RECV)]
+    total = len(FrameDecoder().feed(data))
+
+    def split() -> None:  # what the raw reader does with each read
+        buffer = b""
+        for chunk in chunks:
+            parts = (buffer + chunk).split(b"\r\n\r\n")
+            buffer = parts.pop()
+
+    def decode(wanted: EventFilter | None) -> list[list[Frame]]:
+        decoder = FrameDecoder(event_filter=wanted)
+        return [decoder.feed(chunk) for chunk in chunks]
+
+    def track(batches: list[list[Frame]]) -> None:
+        feed = CallTracker().feed
+        for batch in batches:
+            for frame in batch:
+                feed(frame, 0.0)
+
+    kept = sum(map(len, decode(TRACKED)))
+    texts = data.decode().split("\r\n\r\n")[1:-1]
+    figures = {
+        "cpu_raw_split_us_per_frame": _cpu_us(split, total),
+        "cpu_decode_us_per_frame": _cpu_us(lambda: decode(None), total),
+        "cpu_decode_filtered_us_per_frame": _cpu_us(lambda: decode(TRACKED), total),
+        "cpu_parse_block_us_per_frame": _cpu_us(lambda: [parse_block(text) for text in texts], len(texts)),
+        "filtered_kept_frames": kept,
+    }
+    # the tracker on frames decoded beforehand (fresh ones each round: a frame remembers what it was asked)
+    for name, wanted, count in (("all", None, total), ("kept", TRACKED, kept)):
+        best = float("inf")
+        for _ in range(ROUNDS):
+            batches = decode(wanted)
+            start = time.process_time()
+            track(batches)
+            best = min(best, time.process_time() - start)
+            del batches
+        figures[f"cpu_tracker_{name}_us_per_frame"] = best / count * 1e6
+    return figures
+
+
 def main() -> dict:
+    load_before = os.getloadavg()
     data = replay_bytes(SCENARIOS, COPIES)
     sent_by_asterisk = asterisk_filtered_bytes(COPIES)
-    decoded = FrameDecoder().feed(data)
+    counts, asterisk_counts = _counts(data), _counts(sent_by_asterisk)
     best: dict[str, tuple[float, int]] = {}
     check: dict[str, TrackerReader] = {}
-    asterisk_frames = 0
     for _ in range(ROUNDS):
-        _run(data, "", best, check)
-        asterisk_frames = _run(sent_by_asterisk, "asterisk_", best, check)
-    tracker = CallTracker()
-    start = time.perf_counter()
-    for frame in decoded:
-        tracker.feed(frame, 0.0)
-    only = len(decoded) / (time.perf_counter() - start)
-    start = time.perf_counter()
-    for raw in data.decode().split("\r\n\r\n")[1:-1]:
-        parse_block(raw)
-    parse_rate = (len(decoded) - 1) / (time.perf_counter() - start)
+        _run(data, counts, "", best, check)
+        _run(sent_by_asterisk, asterisk_counts, "asterisk_", best, check)
+    breakdown = where_the_time_goes(data)
 
     rate = {name: frames / elapsed for name, (elapsed, frames) in best.items()}
     figures: dict[str, object] = {
-        "frames": len(decoded),
+        "frames": counts[0],
         "bytes": len(data),
         "calls": COPIES * CALLS_PER_PASS,
         "call_events": check["tracker"].events,
-        "tracker_only_events_per_s": only,
-        "parse_block_frames_per_s": parse_rate,
+        "tracker_only_events_per_s": 1e6 / breakdown["cpu_tracker_all_us_per_frame"],
+        "parse_block_frames_per_s": 1e6 / breakdown["cpu_parse_block_us_per_frame"],
     }
     for name in ("raw", "tracker", "filtered", "client_typed", "client"):
         figures[f"{name}_events_per_s"] = rate[name]
         if name != "raw":
             figures[f"{name}_vs_raw"] = rate[name] / rate["raw"]
-    figures["asterisk_frames"] = asterisk_frames
+    figures["asterisk_frames"] = asterisk_counts[0]
     figures["asterisk_bytes"] = len(sent_by_asterisk)
     for name in ("raw", "tracker", "filtered", "client_typed", "client"):
         figures[f"asterisk_{name}_events_per_s"] = rate[f"asterisk_{name}"]
         if name != "raw":
             figures[f"asterisk_{name}_vs_raw"] = rate[f"asterisk_{name}"] / rate["asterisk_raw"]
-    figures.update({"target_events_per_s": 30_000, "target_vs_raw": 0.5, "recv_bytes": RECV, "rounds": ROUNDS})
+    figures.update(breakdown)
+    figures.update({"target_events_per_s": 30_000, "target_vs_raw": 0.5, "recv_bytes": RECV, "rounds": ROUNDS,
+                    "load_average_1m_before": load_before[0], "load_average_1m_after": os.getloadavg()[0]})
     if check["tracker"].events != check["filtered"].events:
         raise RuntimeError("the filtered reader produced different call events")
     write_results("ami_ingest", figures)

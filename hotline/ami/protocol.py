@@ -67,10 +67,19 @@ class AmiProtocol(AMIProtocol):
             if not self.banner_seen.done():
                 self.banner_seen.set_result(self.decoder.banner)
         events: list[Frame] = []
+        # Single headers only: a frame is parsed whole when a reader asks for more (frames are lazy). With no
+        # action waiting (the usual case while events stream in) no ActionID can route a frame elsewhere, so
+        # none is looked for (finding that a frame has none means reading it to its end).
+        matching = bool(self.pending or self.abandoned)
         for frame in frames:
-            # Single headers only: a frame is parsed whole when a reader asks for more (frames are lazy).
             if frame.event is None and frame.response is None and not frame.errors:  # bad lines: reported by `errors`
                 self._malformed(frame, f"no Event/Response: {frame.headers}")
+            if not matching:
+                if frame.event is not None:
+                    events.append(frame)
+                elif frame.response is not None:
+                    log.debug("reply to an action no one waits for (timed out?): %s", frame.action_id)
+                continue
             action_id = frame.get("ActionID")
             pending = self.pending.get(action_id) if action_id is not None else None
             if pending is not None and pending.add(frame):
