@@ -11,10 +11,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import inspect
-from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
+from sqlalchemy.orm import Mapper, Session, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 T = TypeVar("T")
@@ -28,15 +29,21 @@ def _as_returned(value: Any) -> Any:
     return value
 
 
+@cache
+def _columns(model: type) -> tuple[Mapper, tuple[str, ...]]:
+    mapper = inspect(model)
+    return mapper, tuple(attribute.key for attribute in mapper.column_attrs)
+
+
 def loaded(model: type[T], row: Mapping[str, Any]) -> T:
     """A detached `model` whose loaded state is `row` (every column: a missing key is stored NULL)."""
-    mapper = inspect(model)
+    mapper, columns = _columns(model)
     if not mapper.configured:
         configure_mappers()  # new_instance() does not do it, unlike a constructor or a query
     entity = mapper.class_manager.new_instance()
     values = instance_state(entity).dict
-    for attribute in mapper.column_attrs:
-        values[attribute.key] = _as_returned(row.get(attribute.key))
+    for key in columns:
+        values[key] = _as_returned(row.get(key))
     return entity
 
 
