@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.linalg import expm
+from scipy.sparse import diags
+from scipy.sparse.linalg import expm_multiply
 
 
 def erlang_b(servers: int, load: float) -> float:
@@ -66,33 +68,52 @@ class ErlangA:
 def _stationary(n: int, lam: float, mu: float, theta: float) -> np.ndarray:
     # log-weights avoid overflow at large loads; the chain is cut where the tail no longer matters
     logs = [0.0]
+    peak = 0.0
     k = 0
     while True:
         k += 1
         death = min(k, n) * mu + max(k - n, 0) * theta
         logs.append(logs[-1] + math.log(lam / death))
-        if k > n and (logs[-1] < max(logs) - 40 or k > n + 20000):
+        peak = max(peak, logs[-1])
+        if k > n and (logs[-1] < peak - 40 or k > n + 20000):
             break
-    weights = np.exp(np.array(logs) - max(logs))
+    weights = np.exp(np.array(logs) - peak)
     return weights / weights.sum()
+
+
+DENSE_UP_TO = 200  # states; beyond, the dense matrix exponential costs seconds and gigabytes (size² floats)
+
+
+def _reachable(n: int, mu: float, theta: float, size: int, t: float) -> int:
+    """How many callers-ahead states can still be served within t: with i ahead, i+1 departures must happen and
+    they come at most at rate n·mu + i·theta, so beyond i+1 > Λ + 10√Λ + 10 (Λ = that rate × t) the chance is
+    below 1e-20 (Poisson tail) and the state is left out. Keeps long queues (patient callers, huge loads)
+    from costing seconds."""
+    if theta * t >= 1:
+        return size   # impatient callers: the queue's tail is short anyway
+    for i in range(size):
+        reach = (n * mu + i * theta) * t
+        if i + 1 > reach + 10 * math.sqrt(reach) + 10:
+            return i
+    return size
 
 
 def _answered_within(n: int, mu: float, theta: float, ahead: np.ndarray, t: float) -> float:
     """P(served within t) for an arrival whose number of callers ahead is distributed as `ahead`."""
-    size = len(ahead)
-    if size == 0 or t <= 0:
+    if len(ahead) == 0 or t <= 0:
         return 0.0
-    # states 0..size-1 = callers ahead, `size` = served (absorbing); abandonment is the missing mass
-    g = np.zeros((size + 1, size + 1))
-    for i in range(size):
-        out = n * mu + i * theta
-        g[i, i] = -(out + theta)
-        if i == 0:
-            g[i, size] = n * mu
-        else:
-            g[i, i - 1] = out
-    p = ahead @ expm(g * t)[:size, :]
-    return float(p[size])
+    ahead = ahead[:_reachable(n, mu, theta, len(ahead), t)]
+    size = len(ahead)
+    # states 0..size-1 = callers ahead, `size` = served (absorbing); abandonment is the missing mass.
+    # The generator is bidiagonal: a sparse matrix, exponentiated densely only while that is cheap.
+    out = n * mu + np.arange(size) * theta
+    g = diags([np.append(-(out + theta), 0.0), np.append(out[1:], 0.0)], [0, -1],
+              shape=(size + 1, size + 1), format="lil")
+    g[0, size] = n * mu
+    start = np.append(ahead, 0.0)
+    if size <= DENSE_UP_TO:
+        return float((start @ expm(g.toarray() * t))[size])
+    return float(expm_multiply(g.T.tocsr() * t, start)[size])
 
 
 def erlang_a(agents: int, arrival_rate: float, aht: float, patience: float, threshold: float = 15.0) -> ErlangA:

@@ -123,8 +123,9 @@ async def guard_state(request: Request, _: Supervisor) -> dict[str, Any]:
             "queues": {q.name: await redis.hgetall(keys.queue_stats(q.name)) for q in get_config(request).queues}}
 
 
+# plain `def`: FastAPI runs them in its thread pool, so the numerical work never holds up the event loop
 @router.post("/staffing")
-async def staffing(body: StaffingIn, _: Supervisor) -> dict[str, Any]:
+def staffing(body: StaffingIn, _: Supervisor) -> dict[str, Any]:
     try:
         figures = erlang.agents_needed(body.calls_per_hour / 3600, body.aht_seconds, body.patience_seconds,
                                        answer_rate=body.answer_rate, service_level=body.service_level,
@@ -135,7 +136,7 @@ async def staffing(body: StaffingIn, _: Supervisor) -> dict[str, Any]:
 
 
 @router.post("/staffing/day")
-async def staffing_day(body: DayPlanIn, _: Supervisor) -> list[dict[str, Any]]:
+def staffing_day(body: DayPlanIn, _: Supervisor) -> list[dict[str, Any]]:
     try:
         rows = erlang.day_plan(body.forecast, body.aht_seconds, body.patience_seconds, answer_rate=body.answer_rate,
                                service_level=body.service_level, threshold=body.threshold_seconds)

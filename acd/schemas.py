@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
 
 
@@ -26,19 +28,24 @@ class PenaltyIn(BaseModel):
     penalty: int = Field(ge=0, le=100)
 
 
+# A whole city's 12345 peaks at a few thousand calls an hour; the bounds keep one request to well under a second.
+MAX_CALLS_PER_HOUR = 20_000
+
+
 class StaffingIn(BaseModel):
-    calls_per_hour: float = Field(ge=0, le=100_000)
-    aht_seconds: float = Field(gt=0, le=7200)
-    patience_seconds: float = Field(gt=0, le=7200)
+    calls_per_hour: float = Field(ge=0, le=MAX_CALLS_PER_HOUR)
+    aht_seconds: float = Field(ge=1, le=7200)
+    patience_seconds: float = Field(ge=1, le=7200)
     answer_rate: float = Field(0.95, gt=0, lt=1)
     service_level: float = Field(0.8, ge=0, lt=1)
     threshold_seconds: float = Field(15, gt=0, le=600)
 
 
 class DayPlanIn(BaseModel):
-    forecast: list[float] = Field(min_length=48, max_length=48, description="calls per hour for each half hour")
-    aht_seconds: float = Field(gt=0, le=7200)
-    patience_seconds: float = Field(gt=0, le=7200)
+    forecast: list[Annotated[float, Field(ge=0, le=MAX_CALLS_PER_HOUR)]] = Field(
+        min_length=48, max_length=48, description="calls per hour for each half hour")
+    aht_seconds: float = Field(ge=1, le=7200)
+    patience_seconds: float = Field(ge=1, le=7200)
     answer_rate: float = Field(0.95, gt=0, lt=1)
     service_level: float = Field(0.8, ge=0, lt=1)
     threshold_seconds: float = Field(15, gt=0, le=600)

@@ -70,3 +70,26 @@ def test_day_plan_by_half_hour() -> None:
         day_plan([1.0] * 47, 240.0, 90.0)
     with pytest.raises(ValueError):
         erlang_a(3, 0.1, 0, 90)
+
+
+def test_long_queues_use_the_sparse_truncated_chain_without_changing_the_answer() -> None:
+    """Patient callers at a near-critical load: thousands of queue states. The service level computed on the
+    truncated sparse chain equals the dense matrix exponential over the whole chain."""
+    import numpy as np
+    from scipy.linalg import expm
+
+    from acd.erlang import DENSE_UP_TO, _answered_within, _stationary
+
+    n, lam, aht, patience, t = 100, 10.0, 10.0, 300.0, 15.0
+    mu, theta = 1 / aht, 1 / patience
+    ahead = _stationary(n, lam, mu, theta)[n:]
+    assert len(ahead) > 2 * DENSE_UP_TO
+    size = len(ahead)
+    g = np.zeros((size + 1, size + 1))
+    for i in range(size):
+        g[i, i] = -(n * mu + i * theta + theta)
+        g[i, i - 1 if i else size] = n * mu + i * theta
+    dense = float((ahead @ expm(g * t)[:size, :])[size])
+    assert _answered_within(n, mu, theta, ahead, t) == pytest.approx(dense, rel=1e-9, abs=1e-12)
+    assert erlang_a(n, lam, aht, patience, t).service_level == pytest.approx(
+        float(_stationary(n, lam, mu, theta)[:n].sum()) + dense, rel=1e-9)

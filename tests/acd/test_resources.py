@@ -70,6 +70,12 @@ async def test_agent_console_and_supervisor(sim, acd, bus, ami):
         assert day.status_code == 200 and len(day.json()) == 48
         assert (await boss.post("/acd/staffing/day", json={"forecast": [1] * 3, "aht_seconds": 240,
                                                            "patience_seconds": 90})).status_code == 422
+        for absurd in ({"calls_per_hour": 85473, "aht_seconds": 240, "patience_seconds": 90},    # a city's peak is
+                       {"calls_per_hour": 600, "aht_seconds": 1.2e-7, "patience_seconds": 90},   # far below; nobody
+                       {"calls_per_hour": 600, "aht_seconds": 240, "patience_seconds": 5e-324}):  # talks 0 s
+            assert (await boss.post("/acd/staffing", json=absurd)).status_code == 422, absurd
+        assert (await boss.post("/acd/staffing/day", json={"forecast": [50_000] * 48, "aht_seconds": 240,
+                                                           "patience_seconds": 90})).status_code == 422
         assert (await me.post("/acd/staffing", json={"calls_per_hour": 1, "aht_seconds": 1,
                                                      "patience_seconds": 1})).status_code == 403
         guard = (await boss.get("/acd/guard")).json()
