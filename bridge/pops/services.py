@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.audit.models import AuditEntry
 from hotline.audit.services import record
-from hotline.history.schemas import CallerHistoryOut
+from hotline.history.schemas import history_json
 from hotline.history.services import CallerHistory, caller_history
 from hotline.kb.search import KnowledgeBase
 
@@ -35,7 +35,7 @@ def pop_actor(agent_id: str) -> str:
 
 def history_dict(history: CallerHistory) -> dict[str, Any]:
     """The history as the console's history API returns it, plus the flags a pop shows at a glance."""
-    out = CallerHistoryOut.model_validate(history).model_dump(mode="json")
+    out = history_json(history)
     # 终结件: the standard reply given to the caller (Ziyang art. 15), shown instead of a new dispatch
     reply = next((o.terminal_reply for o in history.terminal if o.terminal_reply), None)
     out["terminal_reply"] = reply

@@ -1,73 +1,18 @@
-"""Caller history as the screen pop and the console show it."""
+"""Caller history as the screen pop and the console show it: the service's dataclasses, validated and
+serialised by pydantic (one definition of each view, in hotline/history/services.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import TypeAdapter
 
+from hotline.history.services import CallerHistory
 
-class DeadlineView(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    kind: str
-    due_at: datetime
-    provisional: bool
-    rule: str
-    met_at: datetime | None
-    overdue: bool
+CallerHistoryOut = CallerHistory  # the API's response model is the service's own view
+_HISTORY = TypeAdapter(CallerHistory)
 
 
-class OrderView(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    number: str
-    created_at: datetime
-    status: str
-    category: str
-    urgency: str
-    content: str
-    location: str | None
-    confidential: bool
-    satisfaction: int | None
-    repeat_of_id: int | None
-    terminal_reply: str | None
-    open: bool
-    deadlines: list[DeadlineView]
-
-
-class CallView(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    call_id: str
-    started_at: datetime | None
-    ended_at: datetime | None
-    queue: str | None
-    agent_id: str | None
-    outcome: str | None
-    ivr_category: str | None
-    satisfaction: int | None
-
-
-class RepeatGroup(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    category: str
-    order_numbers: list[str]
-    count: int
-    terminal_number: str | None
-    terminal_reply: str | None
-
-
-class CallerHistoryOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    number: str
-    calls: list[CallView]
-    orders: list[OrderView]
-    open_orders: list[OrderView]
-    repeats: list[RepeatGroup]
-    terminal: list[OrderView]
-    last_satisfaction: int | None
-    repeat_caller: bool
+def history_json(history: CallerHistory) -> dict[str, Any]:
+    """The history as JSON-ready values (datetimes as ISO strings), as the API returns it."""
+    return _HISTORY.dump_python(history, mode="json")
