@@ -12,6 +12,7 @@ import functools
 import hashlib
 import logging
 import re
+import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -148,7 +149,8 @@ class Analyzer:
         parts = stored.split("\t")
         if len(parts) != 3 or parts[0] != self.fingerprint:
             return None
-        return parts[1].split(), parts[2].split()
+        # Interned: a full load decodes millions of terms but only thousands of distinct ones.
+        return [sys.intern(t) for t in parts[1].split()], [sys.intern(t) for t in parts[2].split()]
 
 
 _shared: Analyzer | None = None

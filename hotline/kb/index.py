@@ -17,6 +17,8 @@ lower article id every time.
 from __future__ import annotations
 
 import math
+import sys
+from array import array
 from collections import Counter
 from typing import NamedTuple
 
@@ -87,13 +89,13 @@ class _Postings:
             self.slots = np.resize(self.slots, size)
             self.impacts = np.resize(self.impacts, size)
 
-    def add_many(self, slots: list[int], impacts: list[float]) -> None:
+    def add_many(self, slots: array, impacts: array) -> None:
         """Add postings of slots not already present (a bulk load's new slots come in ascending order)."""
         if len(slots) == 1:
             self.add(slots[0], impacts[0])
             return
-        new_slots = np.asarray(slots, dtype=np.int32)
-        new_impacts = np.asarray(impacts, dtype=np.float32)
+        new_slots = np.frombuffer(slots, dtype=np.int32)
+        new_impacts = np.frombuffer(impacts, dtype=np.float32)
         n, k = self.n, len(new_slots)
         self._reserve(k)
         self.slots[n:n + k], self.impacts[n:n + k] = new_slots, new_impacts
@@ -168,6 +170,7 @@ class SearchIndex:
         self._free: list[int] = []
         self._postings: dict[str, _Postings] = {}
         self._dense_terms: set[str] = set()
+        self._popular_order: np.ndarray | None = None  # slots, most used first; None: to compute on next use
         self._title_total = 0
         self._body_total = 0
         self._alloc(capacity)
@@ -214,6 +217,8 @@ class SearchIndex:
         already analysed (None: analyse here). Term impacts use the average field lengths after the whole
         batch, so a bulk load weighs its first and last documents alike; single changes use the current ones."""
         latest = {doc.article_id: i for i, doc in enumerate(docs)}  # an article given twice: its last version
+        if docs:
+            self._popular_order = None
         analysed = []
         for i, doc in enumerate(docs):
             if latest[doc.article_id] != i:
@@ -229,13 +234,15 @@ class SearchIndex:
         n = max(1, len(self._slot_of) + len(analysed))
         avg_title, avg_body = max(1.0, self._title_total / n), max(1.0, self._body_total / n)
         k1, b, w = self.k1, self.b, self.title_weight
-        added: dict[str, tuple[list[int], list[float]]] = {}  # per term, appended in one go below
+        # Per term, appended in one go below; compact arrays: a bulk load adds millions of postings.
+        added: dict[str, tuple[array, array]] = {}
         for doc, title, body in analysed:
             slot = self._take_slot()
             title_len, body_len = sum(title.values()), sum(body.values())
             norm_title = 1 - b + b * title_len / avg_title
             norm_body = 1 - b + b * body_len / avg_body
-            doc_terms = tuple(title.keys() | body.keys())
+            # Interned: tens of thousands of articles share the same few thousand term strings.
+            doc_terms = tuple(sys.intern(term) for term in title.keys() | body.keys())
             for term in doc_terms:
                 tf_title, tf_body = title.get(term, 0) / norm_title, body.get(term, 0) / norm_body
                 # Each field saturates on its own and the title's share is multiplied after saturation: a
@@ -244,7 +251,7 @@ class SearchIndex:
                 impact = w * tf_title * (k1 + 1) / (k1 + tf_title) + tf_body * (k1 + 1) / (k1 + tf_body)
                 pending = added.get(term)
                 if pending is None:
-                    pending = added[term] = ([], [])
+                    pending = added[term] = (array("i"), array("f"))
                 pending[0].append(slot)
                 pending[1].append(_on_grid(impact))
             self._slot_of[doc.article_id] = slot
@@ -282,6 +289,7 @@ class SearchIndex:
         slot = self._slot_of.pop(article_id, None)
         if slot is None:
             return False
+        # (the cached popularity order may keep the slot: popular() skips slots that are not alive)
         for term in self._doc_terms[slot]:
             postings = self._postings[term]
             postings.discard(slot)
@@ -414,8 +422,29 @@ class SearchIndex:
         candidates = np.flatnonzero(counts > 0)  # nonzero on booleans: several times faster than on ints
         return candidates, totals[candidates], counts[candidates].astype(np.float64)
 
+    def prepare(self) -> None:
+        """Compute now what the first query after a change would otherwise compute (the popularity order)."""
+        self._popular_slots()
+
+    def _popular_slots(self) -> np.ndarray:
+        if self._popular_order is None:
+            live = np.flatnonzero(self._alive[: len(self._docs)])
+            self._popular_order = live[np.lexsort((self._ids[live], -self._popularity[live]))]
+        return self._popular_order
+
     def popular(self, *, now: float, category: str | None = None, limit: int = 5) -> list[tuple[IndexedArticle, float]]:
-        """The most used valid articles (a screen pop without query text)."""
-        everything = np.arange(len(self._docs))
-        candidates = everything[self._valid_mask(everything, now, category, None)]
-        return self._top(candidates, self._popularity[candidates], limit)
+        """The most used valid articles (a screen pop without query text), ties by the lower id: the live
+        articles in popularity order, checked a growing stretch at a time until `limit` are valid."""
+        order = self._popular_slots()
+        found: list[np.ndarray] = []
+        count, start, stretch = 0, 0, max(64, 4 * limit)
+        while count < limit and start < len(order):
+            part = order[start:start + stretch]
+            part = part[self._valid_mask(part, now, category, None)]
+            found.append(part)
+            count += len(part)
+            start, stretch = start + stretch, stretch * 4
+        if not count:
+            return []
+        slots = np.concatenate(found)[:limit]
+        return [(self._docs[slot], float(self._popularity[slot])) for slot in slots]  # type: ignore[misc]

@@ -66,7 +66,7 @@ def to_indexed(article: KbArticle) -> IndexedArticle:
     )
 
 
-APPLY_CHUNK = 256  # changed articles applied per hold of the index's lock: queries interleave with big batches
+APPLY_CHUNK = 16  # changed articles applied per hold of the index's lock (~2 ms each): queries interleave
 
 
 class KnowledgeBase:
@@ -120,6 +120,7 @@ class KnowledgeBase:
                 index = SearchIndex(self.index.analyzer, title_weight=self.index.title_weight, k1=self.index.k1,
                                     b=self.index.b, coord=self.index.coord)
                 self._apply(index, changes)
+                index.prepare()
                 with self._lock:
                     self.index = index
                     self.version = version
@@ -130,6 +131,7 @@ class KnowledgeBase:
                 # The stamp read above, not the newest row seen: rows committed meanwhile are applied again
                 # next time (upserts are idempotent) rather than ever skipped.
                 with self._lock:
+                    self.index.prepare()
                     self.version = version
             return len(changes)
 

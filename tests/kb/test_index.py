@@ -78,6 +78,30 @@ def test_top_k_is_the_head_of_the_full_ranking(docs, query_words, limit) -> None
                                                    sorted(full, key=lambda hit: (-hit[1], hit[0].article_id))]
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["consult", "help"]), st.sampled_from([0.0, 50.0]),
+                          st.sampled_from([100.0, math.inf])), min_size=1, max_size=300),
+       st.lists(st.tuples(st.integers(1, 320), st.integers(0, 3)), max_size=20),
+       st.sampled_from([None, "consult", "help"]), st.sampled_from([10.0, 75.0, 150.0]), st.integers(1, 8))
+def test_popular_is_the_valid_articles_by_use_then_id(docs, changes, category, now, limit) -> None:  # type: ignore[no-untyped-def]
+    index = SearchIndex(shared_analyzer())
+    live = {i: IndexedArticle(i, "停水", "停水", cat, "u", "business", start, end, uses)
+            for i, (uses, cat, start, end) in enumerate(docs, 1)}
+    index.upsert_many(list(live.values()))
+    index.popular(now=now, limit=1)  # the order is cached: the changes below must reach it
+    for article_id, uses in changes:  # no use left: the article is retired; else (re)published with that use
+        if uses == 0:
+            index.remove(article_id)
+            live.pop(article_id, None)
+        else:
+            live[article_id] = IndexedArticle(article_id, "停水", "停水", "consult", "u", "business", popularity=uses)
+            index.upsert(live[article_id])
+    expected = sorted((a for a in live.values() if category in (None, a.category)
+                       and a.effective_from <= now < a.effective_until), key=lambda a: (-a.popularity, a.article_id))
+    assert [d.article_id for d, _ in index.popular(now=now, category=category, limit=limit)] == \
+        [a.article_id for a in expected[:limit]]
+
+
 def test_validity_window_is_half_open() -> None:
     index = SearchIndex(shared_analyzer())
     index.upsert(IndexedArticle(1, "停水通知", "停水", "consult", "u", "business", effective_from=100.0,
