@@ -46,16 +46,17 @@ def _value_at(text: str, key: str, at: int) -> int:
     return _MISSING
 
 
-_PLAIN_KEYS: set[str] = set()  # keys seen so far that the careful parse could produce
+_LINES: dict[str, str] = {}  # plain key -> the start of its line, "\r\nKey: " (keys asked for so far)
 
 
-def _is_plain_key(key: str) -> bool:
-    """Not empty, no whitespace, no colon (remembered: the keys asked for are a small fixed set)."""
-    if ":" in key or key.split() != [key]:
-        return False
-    if len(_PLAIN_KEYS) < _KEY_CACHE_MAX:
-        _PLAIN_KEYS.add(key)
-    return True
+def _line_of(key: str) -> str | None:
+    """`"\r\nKey: "` for a key the careful parse could produce (not empty, no whitespace, no colon)."""
+    line = _LINES.get(key)
+    if line is None and ":" not in key and key.split() == [key]:
+        line = EOL + key + ": "
+        if len(_LINES) < _KEY_CACHE_MAX:
+            _LINES[key] = line
+    return line
 
 
 class Frame:
@@ -142,16 +143,16 @@ class Frame:
     def get(self, key: str, default: None) -> str | None: ...
 
     def get(self, key: str, default: str | None = None) -> str | None:
-        if self._pairs is None and (key in _PLAIN_KEYS or _is_plain_key(key)):
+        line = _LINES.get(key) or _line_of(key)
+        if self._pairs is None and line is not None:
             text: str = self._text  # type: ignore[assignment]  # a frame not parsed yet has its text
             # The common case inline (this runs for every header a reader asks for): the key's first
-            # occurrence starts a `Key: ` line. Anything else takes `_value_at`'s walk.
+            # occurrence starts a `Key: ` line after the first line. Anything else takes `_value_at`'s walk.
             at = text.find(key)
             if at < 0:
                 return default
-            end = at + len(key)
-            if (at == 0 or text[at - 2:at] == EOL) and text.startswith(": ", end):
-                at = end + 2
+            if at and text.startswith(line, at - 2):  # (at == 1 would start at -1: too short to match)
+                at += len(line) - 2
             else:
                 at = _value_at(text, key, at)
                 if at < 0:
