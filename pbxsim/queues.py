@@ -285,7 +285,10 @@ class QueueEngine:
         if caller.channel.hungup or caller not in self.queues[caller.queue].callers:
             return
         if caller.attempts:
-            return      # ringing: app_queue looks at the rules again before its next attempt (_apply_rules)
+            # ringing: the rule applies before the next attempt (_serve), or at the next once-a-second look
+            # (wait_our_turn's RECHECK) if the caller is not the one whose turn it is when the ring ends
+            caller.rule_timer = self.pbx.clock.call_later(1.0, self._rule_due, caller)
+            return
         self._apply_rules(caller)
         self.kick()
 

@@ -246,3 +246,17 @@ def test_platform_dialplan_rings_the_last_agent_first_then_queues() -> None:
     assert [m for _, m in called(rec, "B")] == ["agent-1001"]
     a, b = sim.pbx.calls
     assert (a.outcome, a.member, b.outcome, b.member) == ("answered", "PJSIP/1001", "answered", "PJSIP/1001")
+
+
+def test_a_rule_due_while_ringing_applies_once_the_caller_waits_again() -> None:
+    """A rings p0 (no answer, 10 s → 25 s) across its 5 s step; then B (priority 5, ahead of A) rings p0 and A, not
+    its turn, waits: the step still applies while A waits, as wait_our_turn's once-a-second look does."""
+    sim, rec = make("5,1", defaultrule="r", seats={"1001": SeatBehaviour(answer_probability=0.0)})
+    sim.add_member("PJSIP/1001", "p0", penalty=0)
+    sim.add_member("PJSIP/1003", "p1", penalty=1, paused=True)
+    call(sim, 10, "A", QUEUE_MAX_PENALTY="0")
+    call(sim, 12, "B", HOTLINE_PRIORITY="5")
+    sim.run_until(T0 + 40)
+    assert called(rec, "A") == [(10.0, "p0")] and called(rec, "B")[0] == (25.0, "p0")
+    (raised,) = [t for t, value in varsets(rec, "A", "QUEUE_MAX_PENALTY") if value == "1"]
+    assert 25.0 <= raised <= 26.0
