@@ -34,6 +34,9 @@ DENSE_SHARE = 8
 # Enumerated postings are merged by sorting when they are fewer than 1/ACCUMULATE_SHARE of the slots, else by
 # one linear pass over all slots.
 ACCUMULATE_SHARE = 8
+# A filter (unit, category) whose articles are fewer than 1/SCOPE_SHARE of the query terms' postings: those
+# articles are scored directly instead of the postings being enumerated.
+SCOPE_SHARE = 4
 _GRID = 2.0**-16  # impacts and term weights are multiples of this (see the module's docstring)
 
 
@@ -367,6 +370,11 @@ class SearchIndex:
         terms = [(self._weight(p.n), p) for p in selective or found]
         # A term's share of any score is at most weight × its largest impact: its bound.
         terms.sort(key=lambda t: t[0] * t[1].max_impact)
+        if unit is not None or category is not None:
+            # A narrow filter (one unit's articles): score the articles it leaves, not the terms' postings.
+            scope = self._scope(category, unit)
+            if len(scope) * SCOPE_SHARE < sum(p.n for _, p in terms):
+                return self._search_scope(terms, scope, now, limit)
         looked_up = [t for t in terms if t[1].dense is not None]
         if len(looked_up) == len(terms):
             looked_up.pop()  # something must be enumerated: the most valuable term
@@ -379,6 +387,29 @@ class SearchIndex:
                 looked_up.pop()
             result, _ = self._search_plan(terms, looked_up, now, category, unit, limit)
         return result
+
+    def _scope(self, category: str | None, unit: str | None) -> np.ndarray:
+        """The live slots of that category and unit."""
+        size = len(self._docs)
+        ok = self._alive[:size].copy()
+        if category is not None:
+            ok &= self._cat[:size] == self._categories.lookup(category)
+        if unit is not None:
+            ok &= self._unit[:size] == self._units.lookup(unit)
+        return np.flatnonzero(ok)
+
+    def _search_scope(self, terms: list[tuple[float, _Postings]], scope: np.ndarray, now: float,
+                      limit: int) -> list[tuple[IndexedArticle, float]]:
+        """Top `limit` of the given slots, every term looked up for each (exact: every candidate is scored)."""
+        scope = scope[self._valid_mask(scope, now, None, None)]
+        total, matched = np.zeros(len(scope)), np.zeros(len(scope))
+        for weight, postings in terms:
+            impacts = postings.impacts_of(scope)
+            total += weight * impacts.astype(np.float64)
+            matched += impacts > 0
+        held = matched > 0
+        scores = total[held] * (matched[held] / len(terms)) ** self.coord if self.coord else total[held]
+        return self._top(scope[held], scores, limit)
 
     def _outside_bound(self, looked_up: list[tuple[float, _Postings]], n: int) -> float:
         """The best score of an article holding none of the enumerated terms: all looked-up terms at their

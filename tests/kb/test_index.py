@@ -68,14 +68,17 @@ def test_incremental_index_matches_brute_force(ops, query_word) -> None:  # type
 def test_top_k_is_the_head_of_the_full_ranking(docs, query_words, limit) -> None:  # type: ignore[no-untyped-def]
     # A small limit lets the search prune (frequent terms only looked up); a limit above the corpus size
     # scores every candidate. Same articles, same scores, same order, ties by the lower id even at the cut.
+    # A filter either narrows the candidates or, when its articles are few (the rare unit), replaces them.
     index = SearchIndex(shared_analyzer())
-    index.upsert_many([doc(i, words, "consult" if i % 3 else "help") for i, words in enumerate(docs, 1)])
+    index.upsert_many([doc(i, words, "consult" if i % 3 else "help", "rare" if i % 7 == 0 else "u1")
+                       for i, words in enumerate(docs, 1)])
     query = "，".join(query_words)
-    for category in (None, "consult"):
-        full = index.search(query, now=0, category=category, limit=len(docs) + 1)
-        assert index.search(query, now=0, category=category, limit=limit) == full[:limit]
-        assert [d.article_id for d, _ in full] == [d.article_id for d, _ in
-                                                   sorted(full, key=lambda hit: (-hit[1], hit[0].article_id))]
+    everything = index.search(query, now=0, limit=len(docs) + 1)
+    assert [d.article_id for d, _ in everything] == [d.article_id for d, _ in
+                                                     sorted(everything, key=lambda hit: (-hit[1], hit[0].article_id))]
+    for category, unit in ((None, None), ("consult", None), (None, "rare"), ("help", "rare")):
+        wanted = [(d, s) for d, s in everything if category in (None, d.category) and unit in (None, d.owner_unit)]
+        assert index.search(query, now=0, category=category, unit=unit, limit=limit) == wanted[:limit]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -109,6 +112,10 @@ def test_validity_window_is_half_open() -> None:
     assert [index.search("停水", now=t) != [] for t in (99.9, 100.0, 199.9, 200.0)] == [False, True, True, False]
     index.upsert(IndexedArticle(2, "停电通知", "停电", "consult", "u", "business", -math.inf, math.inf))
     assert index.search("停电", now=1e12)
+    # the same through a narrow filter (a unit with few articles is scored directly, not via the postings)
+    index.upsert_many([IndexedArticle(i, "停水通知", "停水", "consult", "big", "business") for i in range(3, 30)])
+    assert [[d.article_id for d, _ in index.search("停水", now=t, unit="u")] for t in (99.9, 100.0, 199.9, 200.0)] \
+        == [[], [1], [1], []]
 
 
 def test_change_from_another_process_is_seen(db_url, db_session_factory) -> None:  # type: ignore[no-untyped-def]
