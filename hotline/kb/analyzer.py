@@ -117,6 +117,13 @@ class Analyzer:
         holding 住房公积金 also holds 公积金."""
         return [term for token in self._tokenizer.cut_for_search(text or "") if (term := self._term(token))]
 
+    def _grams(self, word: str) -> list[str]:
+        """The dictionary words inside a word, as jieba's search mode finds them (its 2- and 3-grams that are
+        in the dictionary), without cutting the word again."""
+        freq = self._tokenizer.FREQ
+        return [word[i:i + n] for n in (2, 3) if len(word) > n for i in range(len(word) - n + 1)
+                if freq.get(word[i:i + n])]
+
     def _query_words(self, text: str) -> tuple[QueryWord, ...]:
         """The query's words in precise mode (one term per word the caller said: 外来务工人员 counts once, not
         as six overlapping terms), each with its search-mode parts. Cached per text (`query_words`)."""
@@ -125,7 +132,7 @@ class Analyzer:
             term = self._term(token)
             if term is None or term in words:
                 continue
-            parts = dict.fromkeys(part for piece in self._tokenizer.cut_for_search(token)
+            parts = dict.fromkeys(part for piece in self._grams(token.strip())
                                   if (part := self._term(piece)) and part != term)
             words[term] = QueryWord(token.strip(), term, tuple(parts))
         return tuple(words.values())
