@@ -3,14 +3,13 @@ from there; the rest are the ACD's own. Documented in docs/areas/acd.md."""
 
 from __future__ import annotations
 
-from ivr.keys import CALLBACK_NUMBERS, CALLBACKS, PREFIX, callback, queue_stats, queue_waiting
+from ivr.keys import CALLBACK_NUMBERS, CALLBACK_OFFER, CALLBACKS, PREFIX, callback, queue_stats, queue_waiting
 
-__all__ = ["CALLBACKS", "CALLBACK_NUMBERS", "callback", "queue_stats", "queue_waiting"]
+__all__ = ["CALLBACKS", "CALLBACK_NUMBERS", "CALLBACK_OFFER", "callback", "queue_stats", "queue_waiting"]
 
 # HASH agent id → the confirmed state of that agent as JSON (acd/state.py `Agent.to_json`): every seat in one
 # key, so the queue figures, the guard and the callbacks read them all in one round trip
 AGENT_STATES = PREFIX + "acd:agent_states"
-CALLBACK_OFFER = PREFIX + "acd:callback_offer"       # HASH queue → "1" while the guard asks the IVR to offer
 OVERFLOW = PREFIX + "acd:overflow"                   # HASH queue → comma list of agent ids the guard added
 GUARD_ACTIVE = PREFIX + "acd:guard:active"           # HASH "<queue>|<rule>" → epoch it fired
 LAST_AGENT_TTL = 7 * 86400

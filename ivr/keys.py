@@ -20,6 +20,7 @@ def queue_stats(queue: str) -> str:
     return f"{PREFIX}acd:queue:{queue}:stats"
 
 
+CALLBACK_OFFER = PREFIX + "acd:callback_offer"     # HASH queue → "1" while the ACD's guard asks for callback offers
 CALLBACKS = PREFIX + "acd:callbacks"                # ZSET: member = callback id (call_id), score = queued_at
 CALLBACK_NUMBERS = PREFIX + "acd:callbacks:by-number"  # HASH: caller number → open callback id (acd/ removes
                                                        # the field with the ZSET member once the call back is made)

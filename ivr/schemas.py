@@ -85,3 +85,4 @@ class QueueWait:
     position: int | None       # 1 = next; None when the ACD does not list the call
     expected_seconds: int | None
     queued_at: float | None    # epoch, from the ACD's waiting set
+    offer_callback: bool = False  # the ACD's answer-rate guard asks for callback offers on this queue now

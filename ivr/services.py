@@ -85,6 +85,7 @@ class HotlineIvrServices:
 
     async def expected_wait(self, queue: str, call_id: str | None = None) -> QueueWait:
         stats = await self.redis.hgetall(keys.queue_stats(queue))
+        offer = await self.redis.hexists(keys.CALLBACK_OFFER, queue)
         position = queued_at = None
         if call_id:
             rank = await self.redis.zrank(keys.queue_waiting(queue), call_id)
@@ -95,7 +96,7 @@ class HotlineIvrServices:
         per_position = _number(stats.get("per_position"))
         if position is not None and per_position is not None:
             expected = per_position * position
-        return QueueWait(position, None if expected is None else round(expected), queued_at)
+        return QueueWait(position, None if expected is None else round(expected), queued_at, bool(offer))
 
     async def current_notice(self) -> Notice | None:
         try:

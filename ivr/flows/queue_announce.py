@@ -54,7 +54,8 @@ class QueueAnnounceFlow:
             pieces += ["queue_expected", *minutes_pieces(self.wait.expected_seconds)]
         await self.ctx.say(pieces)
         long = (self.wait.expected_seconds or 0) >= self.ctx.config.callback_after_seconds
-        return "long_wait" if long else "short_wait"
+        # the answer-rate guard (acd/guard.py) may ask for offers on any wait while the queue is falling behind
+        return "long_wait" if long or self.wait.offer_callback else "short_wait"
 
     async def on_offer_callback(self) -> str:
         return await offer_callback(self.ctx)

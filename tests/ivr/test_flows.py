@@ -93,6 +93,16 @@ async def test_queue_announcement_short_wait(server, redis_async) -> None:  # ty
     assert "hotline/callback_offer" not in t.played
 
 
+async def test_the_answer_rate_guard_makes_even_a_short_wait_offer_callbacks(server, redis_async) -> None:  # type: ignore[no-untyped-def]
+    await set_queue(redis_async, "hotline-general", ["a", "b", "me"], per_position=20)
+    await redis_async.hset(keys.CALLBACK_OFFER, "hotline-general", "1")   # what acd/guard.py sets
+    t = await call(server, "queue-announce", keys=["1"], env={"uniqueid": "me"})
+    assert "hotline/callback_offer" in t.played and t.variables["HOTLINE_CALLBACK"] == "1"
+    await redis_async.hdel(keys.CALLBACK_OFFER, "hotline-general")        # the guard's rule recovered
+    t = await call(server, "queue-announce", env={"uniqueid": "me"})
+    assert "hotline/callback_offer" not in t.played and "HOTLINE_CALLBACK" not in t.variables
+
+
 async def test_long_wait_offers_a_callback_that_keeps_the_turn(server, redis_async) -> None:  # type: ignore[no-untyped-def]
     waiting = [f"c{i}" for i in range(11)] + ["me"]
     await set_queue(redis_async, "q2", waiting, per_position=30)
