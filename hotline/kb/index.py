@@ -30,7 +30,7 @@ _NO_CODE = -1
 # A term held by at least 1/DENSE_SHARE of the articles also keeps its impacts in a dense array over all
 # slots (4 bytes per slot): a query looks such frequent terms up by index instead of enumerating them. Below
 # half that share the dense copy is dropped again.
-DENSE_SHARE = 8
+DENSE_SHARE = 16
 # Enumerated postings are merged by sorting when they are fewer than 1/ACCUMULATE_SHARE of the slots, else by
 # one linear pass over all slots.
 ACCUMULATE_SHARE = 8
