@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import random
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from sqlalchemy import func, select
 
 from acd.config import default_acd_config
 from acd.services import AgentService
+from acd.state import AgentState
 from hotline.bus import EventBus
 from hotline.db import upgrade_to_head
 from hotline.demo_data import DEMO_USERS, seed
@@ -34,7 +36,7 @@ from hotline.sla.services import build_engine
 from hotline.tasks import cancel_and_wait
 from hotline.workorders.models import WorkOrder
 from hotline.workorders.services import NewOrder, create_order
-from pbxsim import QueueConfig, SeatBehaviour, SimConfig, Simulator, TrafficModel
+from pbxsim import SeatBehaviour, SimConfig, Simulator, TrafficModel
 from pbxsim.distributions import Exponential, LogNormal
 
 log = logging.getLogger("hotline.demo")
@@ -59,12 +61,9 @@ class Tally:
 
 
 def sim_config(settings: Settings) -> SimConfig:
-    """The simulated Asterisk, with the queues of acd/skills.yaml (the platform's one source of truth)."""
-    acd = default_acd_config()
-    queues = [QueueConfig(name=q.name, strategy=q.strategy, timeout=q.timeout, retry=q.retry,
-                          wrapuptime=q.wrapuptime, servicelevel=q.servicelevel, max_wait=q.max_wait)
-              for q in acd.queues]
-    config = SimConfig.from_settings(settings, queues=queues, agent_numbers=tuple(s.id for s in acd.seats))
+    """The simulated Asterisk, running the queues, penalty rules and queue dialplan that asterisk_config renders
+    from acd/skills.yaml (the platform's one source of truth), where the settings say."""
+    config = SimConfig.from_platform(**SimConfig.connection(settings))
     config.default_seat = SeatBehaviour(answer_delay=LogNormal(3.0, 1.5))
     config.conf_mark_citizen = True  # asterisk_config's ConfBridge profiles: the room closes with the citizen
     return config
@@ -79,10 +78,27 @@ async def log_in_simulated_seats(ctx: RoleContext) -> list[str]:
     return seats
 
 
+WRAP_UP_SECONDS = (4.0, 10.0)  # how long a simulated agent's 话后整理 takes, uniformly
+
+
+async def finish_wrap_up(service: AgentService, agent_id: str, seconds: float) -> None:
+    """Press 整理完成 once the order is written: the ACD paused the seat for 话后整理 on AgentComplete."""
+    await asyncio.sleep(seconds)
+    for _ in range(20):  # the ACD's pause may still be on its way
+        if (await service.store.get(agent_id)).state == AgentState.wrap_up:
+            await service.wrap_up(agent_id)
+            return
+        await asyncio.sleep(0.5)
+
+
 async def simulated_agents_write_orders(ctx: RoleContext, tally: Tally, seats: list[str]) -> None:
-    """Each answered call of a simulated seat becomes a work order, as an agent would file it."""
+    """Each answered call of a simulated seat becomes a work order, as an agent would file it; then the agent
+    ends 话后整理 and is ready for the next call."""
     with ctx.session_factory() as session:
         engine = build_engine(session, ctx.settings.city_policy, ctx.settings.office_hours)
+    service = AgentService(default_acd_config(), await ctx.ami(), ctx.bus.redis)
+    rng = random.Random(7)
+    wrap_ups: set[asyncio.Task[None]] = set()
 
     def file_order(call: dict) -> None:
         category = Category((call.get("ivr") or {}).get("category") or "consult")
@@ -94,17 +110,23 @@ async def simulated_agents_write_orders(ctx: RoleContext, tally: Tally, seats: l
                 answer="已依据知识库当场答复" if answered_on_call else None))
             session.commit()
 
-    async for _stream, _id, event in ctx.bus.subscribe({"calls": "$"}):
-        if event.get("type") != "call.ended":
-            continue
-        call = event.get("call") or {}
-        tally.add(call.get("outcome") or "unknown")
-        if call.get("outcome") == "answered" and call.get("agent") in seats:
-            try:
-                await asyncio.to_thread(file_order, call)
-                tally.orders_created += 1
-            except Exception:
-                log.exception("a simulated agent could not file the order of call %s", call.get("call_id"))
+    try:
+        async for _stream, _id, event in ctx.bus.subscribe({"calls": "$"}):
+            if event.get("type") != "call.ended":
+                continue
+            call = event.get("call") or {}
+            tally.add(call.get("outcome") or "unknown")
+            if call.get("outcome") == "answered" and call.get("agent") in seats:
+                try:
+                    await asyncio.to_thread(file_order, call)
+                    tally.orders_created += 1
+                except Exception:
+                    log.exception("a simulated agent could not file the order of call %s", call.get("call_id"))
+                task = asyncio.create_task(finish_wrap_up(service, call["agent"], rng.uniform(*WRAP_UP_SECONDS)))
+                wrap_ups.add(task)
+                task.add_done_callback(wrap_ups.discard)
+    finally:
+        await cancel_and_wait(list(wrap_ups), timeout=2.0)
 
 
 async def pops_delivered(bus: EventBus) -> int:
@@ -184,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hotline.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0: run on)")
-    parser.add_argument("--rate", type=float, default=0.2, help="new calls per second")
+    # about 2 Erlangs on the four simulated general seats: the hotline meets its 95% (try --rate 0.2 to see
+    # the answer-rate guard act)
+    parser.add_argument("--rate", type=float, default=0.07, help="new calls per second")
     parser.add_argument("--talk", type=float, default=20.0, help="mean talk time in seconds")
     parser.add_argument("--patience", type=float, default=60.0, help="mean caller patience in seconds")
     parser.add_argument("--port", type=int, default=8000, help="console port")

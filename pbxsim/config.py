@@ -97,16 +97,18 @@ class SimConfig:
     def from_settings(cls, settings: Any = None, **overrides: Any) -> SimConfig:
         """The platform's settings (HOTLINE_AMI_*, HOTLINE_FASTAGI_*): the simulator listens where the
         platform's AMI client connects and calls the IVR where the platform serves it."""
+        return cls(**{**cls.connection(settings), **overrides})
+
+    @classmethod
+    def connection(cls, settings: Any = None) -> dict[str, Any]:
+        """Where the platform's settings say the AMI server listens and the IVR is served."""
         if settings is None:
             from hotline.settings import get_settings
 
             settings = get_settings()
         secret = settings.ami_secret.get_secret_value() if settings.ami_secret is not None else cls.ami_secret
-        values: dict[str, Any] = {
-            "ami_host": settings.ami_host, "ami_port": settings.ami_port, "ami_username": settings.ami_user,
-            "ami_secret": secret, "agi_url": f"agi://{settings.fastagi_host}:{settings.fastagi_port}/ivr"}
-        values.update(overrides)
-        return cls(**values)
+        return {"ami_host": settings.ami_host, "ami_port": settings.ami_port, "ami_username": settings.ami_user,
+                "ami_secret": secret, "agi_url": f"agi://{settings.fastagi_host}:{settings.fastagi_port}/ivr"}
 
     @classmethod
     def from_platform(cls, acd_config: Any = None, **overrides: Any) -> SimConfig:
