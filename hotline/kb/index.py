@@ -31,6 +31,8 @@ _NO_CODE = -1
 # slots (4 bytes per slot): a query looks such frequent terms up by index instead of enumerating them. Below
 # half that share the dense copy is dropped again.
 DENSE_SHARE = 16
+# Bounds are compared with this margin (float rounding of the bound's own sum).
+BOUND_MARGIN = 1 + 1e-9
 # Enumerated postings are merged by sorting when they are fewer than 1/ACCUMULATE_SHARE of the slots, else by
 # one linear pass over all slots.
 ACCUMULATE_SHARE = 8
@@ -385,7 +387,7 @@ class SearchIndex:
             # second plan is final.
             while looked_up and self._outside_bound(looked_up, len(terms)) >= kth_best:
                 looked_up.pop()
-            result, _ = self._search_plan(terms, looked_up, now, category, unit, limit)
+            result, _ = self._search_plan(terms, looked_up, now, category, unit, limit, kth_best)
         return result
 
     def _scope(self, category: str | None, unit: str | None) -> np.ndarray:
@@ -418,12 +420,19 @@ class SearchIndex:
         return total * (len(looked_up) / n) ** self.coord if self.coord else total
 
     def _search_plan(self, terms: list[tuple[float, _Postings]], looked_up: list[tuple[float, _Postings]],
-                     now: float, category: str | None, unit: str | None, limit: int
+                     now: float, category: str | None, unit: str | None, limit: int, floor: float = -math.inf
                      ) -> tuple[list[tuple[IndexedArticle, float]], float]:
         """Top `limit` among the valid articles holding a term not in `looked_up`, exactly scored, and the
-        k-th best score among them (-inf if fewer)."""
+        k-th best score among them (-inf if fewer). `floor`, a score the k-th best is known to reach, lets
+        candidates that cannot reach it skip the lookups."""
         enumerated = [t for t in terms if all(t[1] is not p for _, p in looked_up)]
         candidates, total, matched = self._enumerate(enumerated)
+        if looked_up and floor > -math.inf:
+            extra = sum(weight * postings.max_impact for weight, postings in looked_up)
+            upper = (total + extra) * ((matched + len(looked_up)) / len(terms)) ** self.coord if self.coord \
+                else total + extra
+            keep = upper * BOUND_MARGIN >= floor
+            candidates, total, matched = candidates[keep], total[keep], matched[keep]
         keep = self._valid_mask(candidates, now, category, unit)
         candidates, total, matched = candidates[keep], total[keep], matched[keep]
         for weight, postings in looked_up:

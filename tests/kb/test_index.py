@@ -62,7 +62,7 @@ def test_incremental_index_matches_brute_force(ops, query_word) -> None:  # type
         assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=5), min_size=1, max_size=40),
        st.lists(st.sampled_from(WORDS), min_size=1, max_size=4), st.integers(1, 6))
 def test_top_k_is_the_head_of_the_full_ranking(docs, query_words, limit) -> None:  # type: ignore[no-untyped-def]
