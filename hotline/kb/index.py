@@ -416,7 +416,7 @@ class SearchIndex:
     def _outside_bound(self, looked_up: list[tuple[float, _Postings]], n: int) -> float:
         """The best score of an article holding none of the enumerated terms: all looked-up terms at their
         largest impacts (the coordination factor too is largest with all of them)."""
-        total = sum(weight * postings.max_impact for weight, postings in looked_up)
+        total = sum(weight * postings.max_impact for weight, postings in looked_up) * BOUND_MARGIN
         return total * (len(looked_up) / n) ** self.coord if self.coord else total
 
     def _search_plan(self, terms: list[tuple[float, _Postings]], looked_up: list[tuple[float, _Postings]],
