@@ -24,7 +24,7 @@ from hotline.bus import EventBus
 from hotline.settings import Settings
 
 from . import resources, ws
-from .hub import StreamHub
+from .hub import STREAMS_PER_READER, StreamHub
 from .middleware import ConsoleSecurityMiddleware
 from .ratelimit import LoginLimits, LoginRateLimiter
 from .sessions import SessionStore
@@ -58,7 +58,7 @@ def create_app(settings: Settings, session_factory: sessionmaker, bus: EventBus,
                login_limits: LoginLimits | None = None, password_hasher: PasswordHasher | None = None,
                allowed_origins: Iterable[str] = (), secure_cookies: bool | None = None,
                heartbeat_seconds: float = 15.0, ws_block_ms: int = 1000,
-               clock: Callable[[], float] = time.time) -> FastAPI:
+               ws_streams_per_reader: int = STREAMS_PER_READER, clock: Callable[[], float] = time.time) -> FastAPI:
     """`routers` ((router, prefix) pairs) defaults to `domain_routers()`; pass a list to serve others.
     `ami` (a hotline.ami.client.AmiClient) lets the ACD and call-control routes act on the PBX; without it
     they answer 503."""
@@ -77,7 +77,8 @@ def create_app(settings: Settings, session_factory: sessionmaker, bus: EventBus,
     app.state.secure_cookies = (not settings.demo) if secure_cookies is None else secure_cookies
     app.state.heartbeat_seconds = heartbeat_seconds
     app.state.ws_block_ms = ws_block_ms
-    app.state.hub = StreamHub(bus, block_ms=ws_block_ms)  # one Redis reader for every websocket of the process
+    # a few Redis readers for every websocket of the process (agent_console.hub)
+    app.state.hub = StreamHub(bus, block_ms=ws_block_ms, streams_per_reader=ws_streams_per_reader)
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
 
     app.include_router(resources.router)

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import re
 import time
 from typing import Annotated, Any
@@ -91,6 +92,7 @@ class ConsoleSocket:
         self.ws = websocket
         self.principal = principal
         self.stream = stream
+        self.stream_json = json.dumps(stream, ensure_ascii=False)
         app_state = websocket.app.state
         self.bus: EventBus = app_state.bus
         self.hub: StreamHub = app_state.hub
@@ -103,9 +105,12 @@ class ConsoleSocket:
         self.send_lock = asyncio.Lock()
 
     async def send(self, frame: dict[str, Any]) -> None:
+        await self.send_text(json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str))
+
+    async def send_text(self, text: str) -> None:
         async with self.send_lock:
             if self.ws.application_state == WebSocketState.CONNECTED:
-                await self.ws.send_text(json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str))
+                await self.ws.send_text(text)
 
     async def error(self, code: str, message: str) -> None:
         await self.send({"type": "error", "code": code, "message": message})
@@ -185,8 +190,7 @@ class ConsoleSocket:
                 await self._replay(subscription, last_id)
                 subscription.release()
             while True:
-                entry_id, event = await subscription.next()
-                await self._send_event(entry_id, event)
+                await self._send_event(*await subscription.next())
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # Redis gone or the socket too slow: tell the client, which reconnects and resumes
@@ -206,17 +210,29 @@ class ConsoleSocket:
                 return
             after = page[-1][0]
 
-    async def _send_event(self, entry_id: str, event: dict[str, Any]) -> None:
-        await self.send({"type": "event", "stream": self.stream, "id": entry_id,
-                         "event": for_principal(event, self.principal)})
+    async def _send_event(self, entry_id: str, event: dict[str, Any], raw: str | None = None) -> None:
+        if raw is not None and self.principal.sees_full_numbers:  # the stored JSON as it is: no re-encoding
+            await self.send_text(f'{{"type":"event","stream":{self.stream_json},"id":"{entry_id}","event":{raw}}}')
+        else:
+            await self.send({"type": "event", "stream": self.stream, "id": entry_id,
+                             "event": for_principal(event, self.principal)})
         self.last_sent = entry_id
 
     async def _heartbeats(self) -> None:
+        # the first beat at a random point of the period: pages that connected together (a console restarted,
+        # a shift starting) do not all check their sessions in Redis at the same instant ever after
+        delay = self.heartbeat_seconds * random.uniform(0.5, 1.0)
         while True:
-            await asyncio.sleep(self.heartbeat_seconds)
+            await asyncio.sleep(delay)
+            delay = self.heartbeat_seconds
             # the session may have ended (logout, expiry) while the socket stayed open; an open console
             # counts as activity (an agent waiting for calls is not idle), max_age still bounds the session
-            if self.token is None or await self.store.load(self.token) is None:
+            try:
+                session = None if self.token is None else await self.store.load(self.token)
+            except Exception as exc:  # Redis trouble: try at the next beat (if Redis is gone, the hub closes us)
+                log.warning("websocket on %s: session not checked (%r)", self.stream, exc)
+                continue
+            if session is None:
                 await self.error("session_ended", "会话已结束，请重新登录 (session ended)")
                 with contextlib.suppress(Exception):
                     await self.ws.close(CLOSE_SESSION_ENDED, "session ended")

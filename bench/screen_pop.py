@@ -1,22 +1,27 @@
 """Screen-pop latency: from the AMI AgentCalled event to the websocket frame an agent's browser receives.
 
-Processes (2 cores are enough; the machine is shared, so figures move with its load):
-- pbx:     pbxsim with 500 seats in `hotline-general`, Poisson arrivals at 50 calls/s (scripted IVR of
-           2.6 s as recorded, talk 4 s, answer after 0.5 s); every
-           AgentCalled is time-stamped (wall clock) as the simulator emits it onto its AMI socket;
-- bridge:  the real path: AmiClient → CallTracker → `calls` stream (Redis) → PopConsumer (caller history
-           over 1,000,000 work orders, audit entry, KB hits over 50,000 articles) → `agent:<id>` streams;
-- relay:   websockets server: one XREAD over the 500 agent streams, each entry sent to that agent's socket.
-           A stand-in for the console's /ws (which runs one XREAD per socket and needs logged-in sessions):
-           same Redis read, same JSON frame, no session checks;
-- bare:    the baseline in the same run: a raw reader on the simulator's AMI socket (FrameDecoder) that sends
-           each AgentCalled frame to that agent's websocket at once: no tracker, no Redis, no lookups;
-- main:    500 agents, each with a websocket to the relay and one to the bare relay (1,000 sockets), noting
-           when each frame arrives.
+Processes (spawned; the machine is shared, so figures move with its load, recorded before and during):
+- pbx:      pbxsim with 500 seats in `hotline-general`, Poisson arrivals at 50 calls/s (scripted IVR of 2.6 s as
+            recorded, talk 4 s, answer after 0.5 s); every AgentCalled is time-stamped (wall clock) as the
+            simulator emits it onto its AMI socket;
+- bridge:   the real path: AmiClient → CallTracker → `calls` stream (Redis) → PopConsumer (caller history over
+            1,000,000 work orders, audit entry, KB hits over 50,000 articles) → `agent:<id>` streams;
+- console:  the real agent console: `agent_console.create_app` with every router, served by uvicorn as the
+            `console` role serves it (same options, the default asyncio loop); the 500 seat users log in
+            through POST /login and their `/ws` sockets are fed by the process's fan-out hub;
+- bare:     the baseline in the same run: a raw reader on the simulator's AMI socket (FrameDecoder) that sends
+            each AgentCalled frame to that agent's websocket at once: no tracker, no Redis, no lookups;
+- browsers: BENCH_POP_BROWSERS processes sharing the agents; each agent has its console socket (cookie,
+            Origin, `resume` as the page sends it) and its bare socket in the same process, so both paths
+            meet the same client; a frame's arrival is the wall time it is read.
 
-Latency = arrival wall time − AgentCalled emission wall time, per call, for both paths; the first seconds
-are warm-up. Target: pop p99 ≤ 25 ms and ≤ 2× the bare relay's p99.
-Sizes: BENCH_POP_ORDERS (1,000,000), BENCH_POP_ARTICLES (50,000), BENCH_POP_SECONDS (30), BENCH_POP_RATE (50).
+Latency = arrival − AgentCalled emission, per call, for both paths; the first WARMUP_S are not counted. The
+measured calls are also cut into BENCH_POP_WINDOWS consecutive windows (p99 of each, and the best). Every
+process records its collector pauses and event-loop stalls (≥ STALL_MS) as wall-clock intervals, and each
+pop slower than the target is laid against them (`slow_pops_during_<process>_stall`): that names the process
+a tail came from. Target: pop p99 ≤ 25 ms and ≤ 2× the bare relay's p99.
+Sizes: BENCH_POP_ORDERS (1,000,000), BENCH_POP_ARTICLES (50,000), BENCH_POP_SECONDS (45, warm-up included),
+BENCH_POP_RATE (50), BENCH_POP_AGENTS (500), BENCH_POP_BROWSERS (2), BENCH_POP_WINDOWS (3).
 Database: DATABASE_URL (PostgreSQL, a database of its own) or a temp SQLite file.
 """
 
@@ -24,7 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
+import logging
 import multiprocessing as mp
 import os
 import random
@@ -32,26 +39,86 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import percentile
+
 ORDERS = int(os.environ.get("BENCH_POP_ORDERS", 1_000_000))
 ARTICLES = int(os.environ.get("BENCH_POP_ARTICLES", 50_000))
-SECONDS = float(os.environ.get("BENCH_POP_SECONDS", 30))
+SECONDS = float(os.environ.get("BENCH_POP_SECONDS", 45))
 RATE = float(os.environ.get("BENCH_POP_RATE", 50))
 AGENTS = int(os.environ.get("BENCH_POP_AGENTS", 500))
+BROWSERS = int(os.environ.get("BENCH_POP_BROWSERS", 2))
+WINDOWS = int(os.environ.get("BENCH_POP_WINDOWS", 3))
 WARMUP_S = 5.0
 FIRST_SEAT = 3000  # seats 3000..3499: their own numbering, nothing in acd/skills.yaml
 TARGET_P99_MS = 25.0
+STALL_MS = 10.0  # a collector pause or loop stall this long is kept for the diagnosis
+TICK_S = 0.01
+PASSWORD = "bench-seat-password"
+SESSION_KEY = "bench-screen-pop-session-key"
 
 
 def seats() -> list[str]:
     return [str(FIRST_SEAT + i) for i in range(AGENTS)]
 
 
+# --- what every process records -------------------------------------------------------------------------
+
+class Stalls:
+    """This process's collector pauses and event-loop stalls, as wall-clock intervals for the diagnosis."""
+
+    def __init__(self) -> None:
+        self.gc_ms: list[float] = []
+        self.gen2 = 0
+        self.lags: list[float] = []
+        self.intervals: list[tuple[float, float]] = []
+        self._gc_started = 0.0
+        self.cpu_start = time.process_time()
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+            return
+        ms = (time.perf_counter() - self._gc_started) * 1000
+        self.gc_ms.append(ms)
+        self.gen2 += info["generation"] == 2
+        if ms >= STALL_MS:
+            now = time.time()
+            self.intervals.append((now - ms / 1000, now))
+
+    async def watch(self, go: Any) -> None:
+        """From `go` on: a short sleep that wakes late means the loop was busy, or the process had no core."""
+        while not go.is_set():
+            await asyncio.sleep(0.02)
+        self.gc_ms.clear()
+        self.gen2 = 0
+        self.cpu_start = time.process_time()
+        while True:
+            started = time.perf_counter()
+            await asyncio.sleep(TICK_S)
+            late = (time.perf_counter() - started - TICK_S) * 1000
+            self.lags.append(late)
+            if late >= STALL_MS:
+                now = time.time()
+                self.intervals.append((now - late / 1000, now))
+
+    def report(self) -> dict[str, Any]:
+        figures = {"gc_max_ms": max(self.gc_ms, default=0.0), "gc_total_ms": sum(self.gc_ms), "gc_gen2": self.gen2,
+                   "lag_p99_ms": percentile(self.lags, 99) if self.lags else 0.0,
+                   "lag_max_ms": max(self.lags, default=0.0), "stalls": self.intervals,
+                   "cpu_s": time.process_time() - self.cpu_start}
+        # what a full collection would walk now, and what it costs (frozen objects are not walked)
+        figures["gc_tracked_objects"] = len(gc.get_objects())
+        started = time.process_time()
+        gc.collect()
+        figures["full_gc_cpu_ms"] = (time.process_time() - started) * 1000
+        return figures
+
+
 # --- database ------------------------------------------------------------------------------------------
 
 def load_database() -> tuple[str, dict[str, float]]:
     os.environ["BENCH_HISTORY_ORDERS"] = str(ORDERS)  # bench.history reads it at import
-    import gc
-
     from sqlalchemy import insert, text, update
 
     from bench import history as hist
@@ -83,8 +150,30 @@ def load_database() -> tuple[str, dict[str, float]]:
         conn.execute(update(KbState).where(KbState.id == 1).values(version=len(rows)))
         conn.execute(text("ANALYZE"))
     figures["kb_rows_load_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    create_seat_users(engine)
+    figures["seat_users_s"] = time.perf_counter() - t
     engine.dispose()
     return url, figures
+
+
+def cheap_hasher() -> Any:
+    """As the console tests do: argon2 with low cost, so that 500 logins take seconds, not minutes (the
+    latency measured is the websocket's, not the login's)."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def create_seat_users(engine: Any) -> None:
+    from agent_console.users import NewUser, create_user
+    from hotline.db import make_session_factory
+    from hotline.security import Role
+
+    hasher = cheap_hasher()
+    with make_session_factory(engine)() as session:
+        for seat in seats():
+            create_user(session, NewUser(f"seat{seat}", Role.agent, PASSWORD, seat), hasher)
 
 
 # --- pbx -----------------------------------------------------------------------------------------------
@@ -99,6 +188,7 @@ async def _pbx(ports: Any, go: Any, stop: Any, out_path: str) -> None:
     from pbxsim.distributions import Constant
     from pbxsim.simulator import Simulator
 
+    stalls = Stalls()
     sim = Simulator(SimConfig(ami_port=0, agi_url=None, default_seat=SeatBehaviour(answer_delay=Constant(0.5))))
     await sim.start()
     for seat in seats():
@@ -111,9 +201,12 @@ async def _pbx(ports: Any, go: Any, stop: Any, out_path: str) -> None:
             emitted[h["Uniqueid"]] = time.time()
 
     sim.pbx.hub.subscribe(stamp)
+    gc.collect()
+    gc.freeze()  # the simulator stands for Asterisk, which has no collector pausing it between stamp and send
     ports.put(("ami", sim.ami_port))
     while not go.is_set():
         await asyncio.sleep(0.05)
+    watcher = asyncio.create_task(stalls.watch(go))
     rng = random.Random(5)
     ivr = ["complaint", "consult", "help", "report", "suggestion"]
     end = time.monotonic() + SECONDS
@@ -122,9 +215,10 @@ async def _pbx(ports: Any, go: Any, stop: Any, out_path: str) -> None:
         await sim.place_call(caller=number_of(n), ivr_vars={"HOTLINE_CATEGORY": rng.choice(ivr)}, talk_time=4.0)
         await asyncio.sleep(rng.expovariate(RATE))
     await asyncio.sleep(6)
+    watcher.cancel()
     Path(out_path).write_text(json.dumps(emitted))
     ports.put(("pbx_done", len(emitted)))
-    ports.put(("cpu_pbx_s", time.process_time()))
+    ports.put(("stalls:pbx", stalls.report()))
     while not stop.is_set():
         await asyncio.sleep(0.05)
     await sim.stop()
@@ -132,11 +226,11 @@ async def _pbx(ports: Any, go: Any, stop: Any, out_path: str) -> None:
 
 # --- bridge + pops -------------------------------------------------------------------------------------
 
-def bridge_process(ports: Any, stop: Any, ami_port: int, redis_url: str, db_url: str) -> None:
-    asyncio.run(_bridge(ports, stop, ami_port, redis_url, db_url))
+def bridge_process(ports: Any, go: Any, stop: Any, ami_port: int, redis_url: str, db_url: str) -> None:
+    asyncio.run(_bridge(ports, go, stop, ami_port, redis_url, db_url))
 
 
-async def _bridge(ports: Any, stop: Any, ami_port: int, redis_url: str, db_url: str) -> None:
+async def _bridge(ports: Any, go: Any, stop: Any, ami_port: int, redis_url: str, db_url: str) -> None:
     from bridge.pops.bus_consumer import PopConsumer
     from bridge.pops.services import PopBuilder
     from bridge.service import BridgeService
@@ -150,17 +244,16 @@ async def _bridge(ports: Any, stop: Any, ami_port: int, redis_url: str, db_url: 
     t = time.perf_counter()
     await asyncio.to_thread(kb.refresh)
     ports.put(("kb_index_s", time.perf_counter() - t))
-    import gc
-
     gc.collect()
     gc.freeze()  # as bridge.pops.bus_consumer.run does after loading the index
-    bus = EventBus.from_url(redis_url, prefix="bench:")
+    stalls = Stalls()
+    watcher = asyncio.create_task(stalls.watch(go))
+    bus = EventBus.from_url(redis_url)  # the console's prefix: the bench's Redis is its own
     ami = AmiClient("127.0.0.1", ami_port, "hotline", "hotline-secret", ping_interval=5.0)
     service = BridgeService(ami, bus, only_tracked=True)
     await service.start()
     await ami.connect(timeout=10)
     consumer = PopConsumer(bus, PopBuilder(factory, kb), consumer="bench", start_id="$", block_ms=1000)
-    cpu_start = time.process_time()
     spent: list[float] = []  # time the consumer spends turning a call.ringing into its pop
     pops_for = consumer.pops_for
 
@@ -177,74 +270,84 @@ async def _bridge(ports: Any, stop: Any, ami_port: int, redis_url: str, db_url: 
     while not stop.is_set():
         await asyncio.sleep(0.05)
     task.cancel()
+    watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
     ports.put(("pops_sent", consumer.pops_sent))
-    ports.put(("cpu_bridge_s", time.process_time() - cpu_start))
-    from bench.common import percentile
-
     ports.put(("consumer_ringing_p50_ms", percentile(spent, 50) if spent else None))
     ports.put(("consumer_ringing_p99_ms", percentile(spent, 99) if spent else None))
+    ports.put(("stalls:bridge", stalls.report()))
     await service.stop()
     await ami.close()
 
 
-# --- relays --------------------------------------------------------------------------------------------
+# --- the console (the product) -------------------------------------------------------------------------
 
-async def _serve(handler_sockets: dict[str, Any]) -> tuple[Any, int]:
+def console_process(ports: Any, go: Any, stop: Any, redis_url: str, db_url: str, ami_port: int) -> None:
+    asyncio.run(_console(ports, go, stop, redis_url, db_url, ami_port))
+
+
+async def _console(ports: Any, go: Any, stop: Any, redis_url: str, db_url: str, ami_port: int) -> None:
+    """The `console` role as `python -m agent_console` runs it (agent_console.service.run_role: its AMI link to
+    the PBX, uvicorn with the same options, the startup heap frozen), with the seat users' cheap hashes."""
+    from pydantic import SecretStr
+
+    from agent_console.service import pbx_link, server_for
+    from hotline.redis_server import free_port
+    from hotline.runtime import RoleContext
+    from hotline.settings import Settings
+
+    settings = Settings(session_key=SecretStr(SESSION_KEY), redis_url=redis_url, database_url=db_url,
+                        ami_port=ami_port, ami_secret=SecretStr("hotline-secret"), console_port=free_port())
+    ctx = RoleContext(settings=settings, redis_url=redis_url)
+    server = server_for(ctx, await pbx_link(ctx), password_hasher=cheap_hasher())
+    for name in ("uvicorn.error", "uvicorn.access"):  # not 1,500 lines of logins and "connection open"
+        logging.getLogger(name).setLevel(logging.WARNING)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    stalls = Stalls()
+    watcher = asyncio.create_task(stalls.watch(go))
+    ports.put(("console", settings.console_port))
+    while not stop.is_set():
+        await asyncio.sleep(0.05)
+    watcher.cancel()
+    ports.put(("stalls:console", stalls.report()))
+    server.should_exit = True
+    await serving
+    await server.config.app.state.hub.aclose()
+    await ctx.close()
+
+
+# --- the baseline: AMI frame straight to the websocket -------------------------------------------------
+
+def bare_process(ports: Any, go: Any, stop: Any, ami_port: int) -> None:
+    asyncio.run(_bare(ports, go, stop, ami_port))
+
+
+async def _bare(ports: Any, go: Any, stop: Any, ami_port: int) -> None:
     import websockets
+
+    from hotline.ami.frames import EventFilter, FrameDecoder
+
+    sockets: dict[str, Any] = {}
 
     async def handler(ws: Any) -> None:
         hello = json.loads(await ws.recv())
-        handler_sockets[hello["agent_id"]] = ws
+        sockets[hello["agent_id"]] = ws
         await ws.wait_closed()
 
-    server = await websockets.serve(handler, "127.0.0.1", 0, max_size=2**20)
-    return server, server.sockets[0].getsockname()[1]
-
-
-def relay_process(ports: Any, stop: Any, redis_url: str) -> None:
-    asyncio.run(_relay(ports, stop, redis_url))
-
-
-async def _relay(ports: Any, stop: Any, redis_url: str) -> None:
-    from hotline.bus import EventBus, agent_stream
-
-    sockets: dict[str, Any] = {}
-    server, port = await _serve(sockets)
-    bus = EventBus.from_url(redis_url, prefix="bench:")
-    ports.put(("relay", port))
-    # "0-0", not "$": with "$" an XREAD over many streams misses what arrives on the others between two calls
-    cursor = {bus.key(agent_stream(seat)): "0-0" for seat in seats()}
-    strip = len(bus.key("agent:"))
-    while not stop.is_set():
-        reply = await bus.redis.xread(cursor, block=500, count=100)
-        for key, entries in reply or []:
-            ws = sockets.get(key[strip:])
-            for entry_id, fields in entries:
-                cursor[key] = entry_id
-                if ws is not None:  # the console's frame: {"type": "event", "stream", "id", "event"}
-                    stream = key[len(bus.prefix + "stream:"):]
-                    with contextlib.suppress(Exception):  # a browser that left
-                        await ws.send(f'{{"type":"event","stream":"{stream}","id":"{entry_id}",'
-                                      f'"event":{fields["data"]}}}')
-    ports.put(("cpu_relay_s", time.process_time()))
-    server.close()
-
-
-def bare_process(ports: Any, stop: Any, ami_port: int) -> None:
-    asyncio.run(_bare(ports, stop, ami_port))
-
-
-async def _bare(ports: Any, stop: Any, ami_port: int) -> None:
-    from hotline.ami.frames import FrameDecoder
-
-    sockets: dict[str, Any] = {}
-    server, port = await _serve(sockets)
+    # no compression, as the console serves its sockets (agent_console.service.server_for)
+    server = await websockets.serve(handler, "127.0.0.1", 0, max_size=2**20, backlog=4096, compression=None)
+    port = server.sockets[0].getsockname()[1]
     reader, writer = await asyncio.open_connection("127.0.0.1", ami_port)
     writer.write(b"Action: Login\r\nUsername: hotline\r\nSecret: hotline-secret\r\n\r\n")
     await writer.drain()
-    decoder = FrameDecoder()
+    decoder = FrameDecoder(event_filter=EventFilter.of(["AgentCalled"]))  # the others are skipped unparsed
+    gc.collect()
+    gc.freeze()  # tuned as the console is (agent_console.service.freeze_startup_heap): a like-for-like baseline
+    stalls = Stalls()
+    watcher = asyncio.create_task(stalls.watch(go))
     ports.put(("bare", port))
     while not stop.is_set():
         try:
@@ -261,52 +364,89 @@ async def _bare(ports: Any, stop: Any, ami_port: int) -> None:
                     with contextlib.suppress(Exception):
                         await ws.send(json.dumps({"type": "event", "event": {"type": "AgentCalled",
                                                                              "call_id": h.get("Uniqueid")}}))
-    ports.put(("cpu_bare_s", time.process_time()))
+    watcher.cancel()
+    ports.put(("stalls:bare", stalls.report()))
     writer.close()
     server.close()
 
 
 # --- the agents' browsers ------------------------------------------------------------------------------
 
-async def agents(relay_port: int, bare_port: int, ready: asyncio.Event, done: asyncio.Event
-                 ) -> tuple[dict[str, float], dict[str, float]]:
-    import websockets
+def browser_process(index: int, my_seats: list[str], ports: Any, go: Any, done: Any, console_port: int, bare_port: int,
+                    out_path: str) -> None:
+    import uvloop  # the client only: the servers measured run on the loop the product runs on
 
+    uvloop.run(_browsers(index, my_seats, ports, go, done, console_port, bare_port, out_path))
+
+
+async def _browsers(index: int, my_seats: list[str], ports: Any, go: Any, done: Any, console_port: int, bare_port: int,
+                    out_path: str) -> None:
+    import httpx
+    from websockets.asyncio.client import connect
+
+    origin = f"http://127.0.0.1:{console_port}"
     pops: dict[str, float] = {}
     bare: dict[str, float] = {}
-    bridge_ts: dict[str, float] = {}
-    hops.clear()
+    hops: dict[str, tuple[float, float, float]] = {}  # call id → bridge ts, `calls` XADD, pop XADD (Redis times)
 
-    async def browser(port: int, seat: str, into: dict[str, float], kind: str | None) -> None:
-        async with websockets.connect(f"ws://127.0.0.1:{port}", max_size=2**22) as ws:
-            await ws.send(json.dumps({"agent_id": seat}))
-            connected.append(seat)
-            async for raw in ws:  # cancelled at the end (no per-socket timeouts: 1,000 sockets)
+    async def login(seat: str) -> str:
+        async with httpx.AsyncClient(base_url=origin, timeout=60) as client:
+            resp = await client.post("/login", data={"username": f"seat{seat}", "password": PASSWORD},
+                                     headers={"Origin": origin})
+            assert resp.status_code == 303, resp.text
+            return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+
+    async def console_page(seat: str, cookie: str, ready: list[str]) -> None:
+        async with connect(f"ws://127.0.0.1:{console_port}/ws", origin=origin,  # type: ignore[arg-type]
+                           additional_headers={"Cookie": cookie}, open_timeout=60, max_size=2**22) as ws:
+            async for raw in ws:  # cancelled at the end
                 at = time.time()
                 frame = json.loads(raw)
-                event = frame["event"]
-                if kind is None or event.get("type") == kind:
-                    into.setdefault(event["call_id"], at)
-                    if "ts" in event:  # when the bridge received the AgentCalled
-                        bridge_ts.setdefault(event["call_id"], event["ts"])
-                        # stream ids carry the Redis time of each XADD: `calls` entry, then the pop
-                        hops[event["call_id"]] = (int(event["source_id"].split("-")[0]) / 1000,
+                kind = frame["type"]
+                if kind == "welcome":
+                    await ws.send('{"type":"resume","last_id":null}')  # what a page that just loaded sends
+                    ready.append(seat)
+                elif kind == "event" and frame["event"].get("type") == "pop.ringing":
+                    event = frame["event"]
+                    pops.setdefault(event["call_id"], at)
+                    if "ts" in event and "source_id" in event:  # when the bridge got the AgentCalled; stream
+                        # ids carry the Redis time of each XADD: the `calls` entry, then the pop
+                        hops[event["call_id"]] = (event["ts"], int(event["source_id"].split("-")[0]) / 1000,
                                                   int(frame["id"].split("-")[0]) / 1000)
 
-    connected: list[str] = []
-    tasks = [asyncio.create_task(browser(relay_port, s, pops, "pop.ringing")) for s in seats()]
-    tasks += [asyncio.create_task(browser(bare_port, s, bare, None)) for s in seats()]
-    while len(connected) < 2 * AGENTS:
+    async def bare_page(seat: str, ready: list[str]) -> None:
+        async with connect(f"ws://127.0.0.1:{bare_port}", open_timeout=60, max_size=2**22) as ws:
+            await ws.send(json.dumps({"agent_id": seat}))
+            ready.append(seat)
+            async for raw in ws:
+                at = time.time()
+                bare.setdefault(json.loads(raw)["event"]["call_id"], at)
+
+    cookies = []
+    for start in range(0, len(my_seats), 50):  # a shift starting: logins come in bursts, not all at once
+        cookies += await asyncio.gather(*(login(seat) for seat in my_seats[start:start + 50]))
+    ready: list[str] = []
+    tasks = [asyncio.create_task(console_page(seat, cookie, ready)) for seat, cookie in zip(my_seats, cookies,
+                                                                                             strict=True)]
+    tasks += [asyncio.create_task(bare_page(seat, ready)) for seat in my_seats]
+    while len(ready) < 2 * len(my_seats):
+        failed = [t for t in tasks if t.done()]
+        if failed:
+            raise RuntimeError(f"browser socket ended before the run: {failed[0].exception()!r}")
         await asyncio.sleep(0.05)
-    ready.set()
-    await done.wait()
+    gc.collect()
+    gc.freeze()  # what was built to log in and connect lives until the end: keep it out of full collections
+    stalls = Stalls()
+    watcher = asyncio.create_task(stalls.watch(go))
+    ports.put((f"browsers:{index}", len(my_seats)))
+    while not done.is_set():
+        await asyncio.sleep(0.05)
+    watcher.cancel()
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    return pops, bare, bridge_ts
-
-
-hops: dict[str, tuple[float, float]] = {}
+    Path(out_path).write_text(json.dumps({"pops": pops, "bare": bare, "hops": hops}))
+    ports.put((f"stalls:browsers{index}", stalls.report()))
 
 
 # --- orchestration -------------------------------------------------------------------------------------
@@ -315,7 +455,7 @@ def _wait(ports: Any, name: str, timeout: float = 600) -> Any:
     pending = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        key, value = ports.get(timeout=deadline - time.monotonic())
+        key, value = ports.get(timeout=max(0.01, deadline - time.monotonic()))
         if key == name:
             for item in pending:
                 ports.put(item)
@@ -324,59 +464,102 @@ def _wait(ports: Any, name: str, timeout: float = 600) -> Any:
     raise TimeoutError(name)
 
 
+def _stall_figures(name: str, report: dict[str, Any], figures: dict[str, Any]) -> list[tuple[float, float]]:
+    for key in ("gc_max_ms", "gc_total_ms", "gc_gen2", "lag_p99_ms", "lag_max_ms", "cpu_s", "gc_tracked_objects",
+                "full_gc_cpu_ms"):
+        figures[f"{name}_{key}"] = report[key]
+    return [tuple(i) for i in report["stalls"]]  # type: ignore[misc]
+
+
+def _slow_during(slow: dict[str, tuple[float, float]], stalls: list[tuple[float, float]]) -> int:
+    """How many slow calls (emission, arrival) overlap a stall of a process."""
+    return sum(any(start < arrived and end > emitted for start, end in stalls)
+               for emitted, arrived in slow.values())
+
+
 def main() -> dict:
     import tempfile
 
+    import psutil
+
     from bench._dbsetup import drop_database
-    from bench.common import percentile, write_results
+    from bench.common import write_results
     from hotline.redis_server import EmbeddedRedis
 
     started = time.perf_counter()
     db_url, figures = load_database()
+    gc.collect()
     ctx = mp.get_context("spawn")
-    ports, go, stop = ctx.Queue(), ctx.Event(), ctx.Event()
-    out = Path(tempfile.mkdtemp(prefix="bench-pop-")) / "emitted.json"
+    ports, go, stop, done = ctx.Queue(), ctx.Event(), ctx.Event(), ctx.Event()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-pop-"))
+    out = workdir / "emitted.json"
     redis = EmbeddedRedis().start()
     procs = []
+    reports: dict[str, dict[str, Any]] = {}
+    loads: list[float] = []
     try:
         pbx = ctx.Process(target=pbx_process, args=(ports, go, stop, str(out)), name="pbx")
         pbx.start()
         procs.append(pbx)
         ami_port = _wait(ports, "ami")
-        for target, args in ((bridge_process, (ports, stop, ami_port, redis.url, db_url)),
-                             (relay_process, (ports, stop, redis.url)), (bare_process, (ports, stop, ami_port))):
+        for target, args in ((bridge_process, (ports, go, stop, ami_port, redis.url, db_url)),
+                             (console_process, (ports, go, stop, redis.url, db_url, ami_port)),
+                             (bare_process, (ports, go, stop, ami_port))):
             p = ctx.Process(target=target, args=args)
             p.start()
             procs.append(p)
         figures["kb_index_s"] = _wait(ports, "kb_index_s")
         _wait(ports, "bridge")
-        relay_port, bare_port = _wait(ports, "relay"), _wait(ports, "bare")
-
-        async def run() -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-            ready, done = asyncio.Event(), asyncio.Event()
-            browsers = asyncio.create_task(agents(relay_port, bare_port, ready, done))
-            await ready.wait()
-            go.set()
-            await asyncio.to_thread(_wait, ports, "pbx_done", SECONDS + 120)
-            await asyncio.sleep(1.0)
-            done.set()
-            return await browsers
-
-        import psutil
-
+        console_port, bare_port = _wait(ports, "console"), _wait(ports, "bare")
+        t = time.perf_counter()
+        browser_files = [workdir / f"browsers{i}.json" for i in range(BROWSERS)]
+        for i in range(BROWSERS):
+            p = ctx.Process(target=browser_process, args=(i, seats()[i::BROWSERS], ports, go, done, console_port,
+                                                          bare_port, str(browser_files[i])))
+            p.start()
+            procs.append(p)
+        for i in range(BROWSERS):
+            _wait(ports, f"browsers:{i}", 300)
+        figures["logins_and_sockets_s"] = time.perf_counter() - t
+        time.sleep(2.0)  # the last sockets' first heartbeats and replays settle
         load_before = os.getloadavg()[0]
+        psutil.cpu_percent(interval=None)
+        redis_process = psutil.Process(redis.process.pid)  # type: ignore[union-attr]
+        redis_cpu = sum(redis_process.cpu_times()[:2])
+        run_started = time.monotonic()
+        go.set()
+        deadline = time.monotonic() + SECONDS + 120
+        while True:  # sample the load while the calls run
+            with contextlib.suppress(Exception):
+                n_emitted = _wait(ports, "pbx_done", 2.0)
+                break
+            loads.append(os.getloadavg()[0])
+            if time.monotonic() > deadline:
+                raise TimeoutError("pbx did not finish")
         cpu = psutil.cpu_percent(interval=None)
-        cpu_main = time.process_time()
-        pops_at, bare_at, bridge_at = asyncio.run(run())
-        cpu = psutil.cpu_percent(interval=None)
-        emitted = json.loads(out.read_text())
+        run_s = time.monotonic() - run_started
+        figures["redis_cpu_s"] = sum(redis_process.cpu_times()[:2]) - redis_cpu
+        time.sleep(1.0)
+        done.set()
+        for i in range(BROWSERS):
+            reports[f"browsers{i}"] = _wait(ports, f"stalls:browsers{i}", 60)
         stop.set()
-        figures["cpu_browsers_s"] = time.process_time() - cpu_main
-        for name in ("pops_sent", "cpu_pbx_s", "cpu_bridge_s", "consumer_ringing_p50_ms", "consumer_ringing_p99_ms",
-                     "cpu_relay_s", "cpu_bare_s"):
+        for name in ("pops_sent", "consumer_ringing_p50_ms", "consumer_ringing_p99_ms"):
             figures[name] = _wait(ports, name, 30)
+        for name in ("pbx", "bridge", "console", "bare"):
+            reports[name] = _wait(ports, f"stalls:{name}", 30)
+        emitted = json.loads(out.read_text())
+        pops_at: dict[str, float] = {}
+        bare_at: dict[str, float] = {}
+        hops: dict[str, list[float]] = {}
+        for path in browser_files:
+            seen = json.loads(path.read_text())
+            pops_at.update(seen["pops"])
+            bare_at.update(seen["bare"])
+            hops.update(seen["hops"])
     finally:
         stop.set()
+        done.set()
         for p in procs:
             p.join(30)
             if p.is_alive():
@@ -388,30 +571,73 @@ def main() -> dict:
     pop_ms = [(pops_at[c] - t) * 1000 for c, t in counted.items() if c in pops_at]
     bare_ms = [(bare_at[c] - t) * 1000 for c, t in counted.items() if c in bare_at]
     pop_p99, bare_p99 = percentile(pop_ms, 99), percentile(bare_ms, 99)
-    # where the pop's time goes: AMI socket + AmiClient + tracker (to the bridge's `ts`), then the rest
-    ami_ms = [(bridge_at[c] - t) * 1000 for c, t in counted.items() if c in bridge_at]
-    rest_ms = [(pops_at[c] - bridge_at[c]) * 1000 for c in counted if c in bridge_at and c in pops_at]
-    calls_ms = [(hops[c][0] - bridge_at[c]) * 1000 for c in counted if c in hops]
-    consumer_ms = [(hops[c][1] - hops[c][0]) * 1000 for c in counted if c in hops]
-    relay_ms = [(pops_at[c] - hops[c][1]) * 1000 for c in counted if c in hops and c in pops_at]
-    for name, values in (("tracker_to_calls_xadd", calls_ms), ("calls_xadd_to_pop_xadd", consumer_ms),
-                         ("pop_xadd_to_browser", relay_ms)):  # Redis ids have 1 ms resolution
+    # where the pop's time goes: AMI socket + AmiClient + tracker (to the bridge's `ts`), then Redis hops
+    hop_values = {
+        "to_bridge": [(hops[c][0] - t) * 1000 for c, t in counted.items() if c in hops],
+        "tracker_to_calls_xadd": [(hops[c][1] - hops[c][0]) * 1000 for c in counted if c in hops],
+        "calls_xadd_to_pop_xadd": [(hops[c][2] - hops[c][1]) * 1000 for c in counted if c in hops],
+        "pop_xadd_to_browser": [(pops_at[c] - hops[c][2]) * 1000 for c in counted if c in hops],  # 1 ms ids
+    }
+    for name, values in hop_values.items():
         figures[f"{name}_p50_ms"] = percentile(values, 50)
         figures[f"{name}_p99_ms"] = percentile(values, 99)
-    figures.update({"to_bridge_p50_ms": percentile(ami_ms, 50), "to_bridge_p99_ms": percentile(ami_ms, 99),
-                    "bridge_to_browser_p50_ms": percentile(rest_ms, 50),
-                    "bridge_to_browser_p99_ms": percentile(rest_ms, 99)})
+    # consecutive windows of the measured calls: is the tail steady or one bad moment?
+    ordered = sorted(counted.items(), key=lambda item: item[1])
+    size = max(1, len(ordered) // WINDOWS)
+    window_p99 = []
+    for w in range(WINDOWS):
+        part = ordered[w * size:(w + 1) * size if w < WINDOWS - 1 else len(ordered)]
+        pw = [(pops_at[c] - t) * 1000 for c, t in part if c in pops_at]
+        bw = [(bare_at[c] - t) * 1000 for c, t in part if c in bare_at]
+        window_p99.append((percentile(pw, 99), percentile(bw, 99)))
+        figures[f"window{w + 1}_pop_p99_ms"], figures[f"window{w + 1}_bare_p99_ms"] = window_p99[-1]
+    best = min(window_p99)
+    figures.update({"best_window_pop_p99_ms": best[0], "best_window_bare_p99_ms": best[1]})
+    # the tail's diagnosis: slow calls laid against each process's stalls
+    slow_pops = {c: (t, pops_at[c]) for c, t in counted.items() if c in pops_at and (pops_at[c] - t) * 1000 >
+                 TARGET_P99_MS}
+    slow_bare = {c: (t, bare_at[c]) for c, t in counted.items() if c in bare_at and (bare_at[c] - t) * 1000 >
+                 TARGET_P99_MS}
+    figures["slow_pops"], figures["slow_bare"] = len(slow_pops), len(slow_bare)
+    for name in hop_values:  # which hop took most of each slow pop's time
+        figures[f"slow_pops_mostly_{name}"] = 0
+    for c in slow_pops:
+        if c in hops:
+            spans = {"to_bridge": hops[c][0] - counted[c], "tracker_to_calls_xadd": hops[c][1] - hops[c][0],
+                     "calls_xadd_to_pop_xadd": hops[c][2] - hops[c][1], "pop_xadd_to_browser": pops_at[c] - hops[c][2]}
+            figures[f"slow_pops_mostly_{max(spans, key=spans.__getitem__)}"] += 1
+    browser_stalls: list[tuple[float, float]] = []
+    for name, report in sorted(reports.items()):
+        stalls = _stall_figures(name, report, figures)
+        if name.startswith("browsers"):
+            browser_stalls += stalls
+            continue
+        figures[f"slow_pops_during_{name}_stall"] = _slow_during(slow_pops, stalls)
+        figures[f"slow_bare_during_{name}_stall"] = _slow_during(slow_bare, stalls)
+    figures["slow_pops_during_browsers_stall"] = _slow_during(slow_pops, browser_stalls)
+    # stalls in three processes or more at once: the machine, not one process (CPU taken by others)
+    every = {name: [tuple(i) for i in report["stalls"]] for name, report in reports.items()}
+    figures["machine_wide_stalls"] = sum(
+        sum(any(a < end and b > start for a, b in other) for o, other in every.items() if o != name) >= 2
+        for name, stalls in every.items() for start, end in stalls)
+    # the machine's CPU over the run: ours (every bench process and Redis) and the others' (other helpers)
+    ours = sum(figures[f"{name}_cpu_s"] for name in reports) + figures["redis_cpu_s"]
+    figures["bench_cpu_percent_of_machine"] = 100 * ours / (run_s * (os.cpu_count() or 1))
+    figures["others_cpu_percent_of_machine"] = max(0.0, cpu - figures["bench_cpu_percent_of_machine"])
+    figures["slow_bare_during_browsers_stall"] = _slow_during(slow_bare, browser_stalls)
     figures.update({
         "database": db_url.split(":", 1)[0], "orders": ORDERS, "kb_articles": ARTICLES, "agents": AGENTS,
-        "websockets": 2 * AGENTS, "rate_calls_per_s": RATE, "seconds": SECONDS,
-        "agent_called": len(emitted), "measured_calls": len(counted),
+        "websockets": 2 * AGENTS, "browser_processes": BROWSERS, "rate_calls_per_s": RATE, "seconds": SECONDS,
+        "agent_called": n_emitted, "measured_calls": len(counted),
         "pops_received": len(pop_ms), "bare_received": len(bare_ms),
         "pop_p50_ms": percentile(pop_ms, 50), "pop_p95_ms": percentile(pop_ms, 95), "pop_p99_ms": pop_p99,
         "pop_max_ms": max(pop_ms), "bare_p50_ms": percentile(bare_ms, 50), "bare_p99_ms": bare_p99,
         "bare_max_ms": max(bare_ms), "pop_vs_bare_p99": pop_p99 / bare_p99 if bare_p99 else None,
         "target_p99_ms": TARGET_P99_MS, "meets_target": pop_p99 <= TARGET_P99_MS and pop_p99 <= 2 * bare_p99,
         "cpu_percent_during_run": cpu, "load_average_1m_before": load_before,
-        "load_average_1m": os.getloadavg()[0], "total_s": time.perf_counter() - started,
+        "load_average_1m_during_max": max(loads, default=load_before),
+        "load_average_1m_during_mean": sum(loads) / len(loads) if loads else load_before,
+        "load_average_1m_after": os.getloadavg()[0], "total_s": time.perf_counter() - started,
     })
     return write_results("screen_pop", figures)
 
