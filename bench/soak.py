@@ -1,4 +1,4 @@
-"""Soak: the simulator as the PBX at ~200 concurrent calls for 10 minutes through every role of one
+"""Soak: the simulator as the PBX holding 200 concurrent calls for 10 minutes through every role of one
 `hotline run --roles all` process; reports events lost, pops lost, orders duplicated and the process's RSS.
 
     python -m bench.soak                    # 10 minutes (the figure that counts)
@@ -52,6 +52,15 @@ def rss_mb(pid: int) -> float:
         with contextlib.suppress(psutil.Error):
             total += child.memory_info().rss
     return total / 2**20
+
+
+def cpu_seconds(pid: int) -> float:
+    proc = psutil.Process(pid)
+    total = sum(proc.cpu_times()[:2])
+    for child in proc.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            total += sum(child.cpu_times()[:2])
+    return total
 
 
 def platform_env(redis_url: str, db_url: str, ami_port: int, agi_port: int, console_port: int) -> dict[str, str]:
@@ -167,6 +176,8 @@ async def soak(duration: float, concurrency: int, talk: float, seed: int, split:
              for group in (ALL_ROLES if split else ("all",))}
     ivr_proc, console_proc = procs.get("ivr", procs.get("all")), procs.get("console", procs.get("all"))
     rss_start: dict[str, float] = {}
+    rss_mid: dict[str, float] = {}
+    cpu_start = cpu_end = (0.0, 0.0)
     rss_end: dict[str, float] = {}
     bus = EventBus.from_url(redis_url)
     calls: list[Any] = []
@@ -178,18 +189,27 @@ async def soak(duration: float, concurrency: int, talk: float, seed: int, split:
         await asyncio.sleep(2.0)  # AMI login and first resync
         client, headers = await console_session(f"http://127.0.0.1:{console_port}")
         ivr_estimate = 12.0  # seconds the welcome menu takes at scale 1 (prompts, one key)
-        rate = concurrency / (talk + ivr_estimate + 1.0)
         started = time.monotonic()
         ramp = min(duration / 4, talk + ivr_estimate + 10)
+        # closed loop: a new citizen calls whenever fewer than `concurrency` calls are up, checked at random
+        # intervals twice as frequent as needed to reach the target within half the ramp
+        rate = 2 * concurrency / (ramp / 2)
+        live: list[Any] = []
         filed: set[str] = set()
         next_sample = started
         while (now := time.monotonic()) - started < duration:
-            calls.append(await sim.place_call(Citizen(caller=f"139{rng.randrange(10**8):08d}", name="市民",
-                                                      digits="2", digit_delay=1.0,
-                                                      talk_time=LogNormal(talk, talk / 3).sample(rng),
-                                                      patience=None)))
+            live = [c for c in live if not (c.done is not None and c.done.is_set())]
+            if len(live) < concurrency:
+                calls.append(await sim.place_call(Citizen(caller=f"139{rng.randrange(10**8):08d}", name="市民",
+                                                          digits="2", digit_delay=1.0,
+                                                          talk_time=LogNormal(talk, talk / 3).sample(rng),
+                                                          patience=None)))
+                live.append(calls[-1])
             if not rss_start and now - started >= ramp:
                 rss_start = {group: rss_mb(proc.pid) for group, proc in procs.items()}
+                cpu_start = (now, sum(cpu_seconds(proc.pid) for proc in procs.values()))
+            if rss_start and not rss_mid and now - started >= (ramp + duration) / 2:
+                rss_mid = {group: rss_mb(proc.pid) for group, proc in procs.items()}
             if now >= next_sample:
                 live_samples.append(sum(1 for c in calls if c.done is not None and not c.done.is_set()))
                 next_sample = now + 5.0
@@ -205,6 +225,7 @@ async def soak(duration: float, concurrency: int, talk: float, seed: int, split:
                                        f"see {workdir / 'hotline.log'}")
             await asyncio.sleep(rng.expovariate(rate))
         rss_end = {group: rss_mb(proc.pid) for group, proc in procs.items()}
+        cpu_end = (time.monotonic(), sum(cpu_seconds(proc.pid) for proc in procs.values()))
         for call in calls:  # let every call finish (talk times are bounded by the log-normal's tail)
             with contextlib.suppress(TimeoutError):
                 await call.wait(max(0.0, started + duration + 6 * talk - time.monotonic()))
@@ -238,7 +259,9 @@ async def soak(duration: float, concurrency: int, talk: float, seed: int, split:
                                              max(1, len(live_samples[len(live_samples) // 4:])), 1),
         "orders_posted": orders_posted, "order_post_errors": order_errors,
         "processes": len(procs), "drain_s": drained,
-        "rss_start_mb": round(sum(rss_start.values()), 1), "rss_end_mb": round(sum(rss_end.values()), 1),
+        "platform_cpu_percent": round(100 * (cpu_end[1] - cpu_start[1]) / max(1e-9, cpu_end[0] - cpu_start[0]), 1),
+        "rss_start_mb": round(sum(rss_start.values()), 1), "rss_mid_mb": round(sum(rss_mid.values()), 1),
+        "rss_end_mb": round(sum(rss_end.values()), 1),
         "rss_growth_pct": growth(sum(rss_start.values()), sum(rss_end.values())),
         **({f"rss_growth_pct_{group}": growth(rss_start.get(group, 0.0), rss_end.get(group, 0.0))
             for group in procs} if split else {}),
