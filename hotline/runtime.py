@@ -52,6 +52,15 @@ class RoleContext:
         return self._session_factory
 
     @property
+    def knowledge_base(self) -> Any:
+        """The process's one KB index (hundreds of MB at 50,000 articles): the pops and the console share it."""
+        if "knowledge_base" not in self.extras:
+            from hotline.kb.search import KnowledgeBase
+
+            self.extras["knowledge_base"] = KnowledgeBase(self.session_factory)
+        return self.extras["knowledge_base"]
+
+    @property
     def bus(self) -> EventBus:
         if self._bus is None:
             self._bus = EventBus.from_url(self.redis_url)

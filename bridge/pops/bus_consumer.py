@@ -246,10 +246,8 @@ class PopConsumer:
 
 async def run(ctx: RoleContext, *, consumer: str | None = None) -> None:
     """The screen-pop part of the bridge role (started by bridge.service.run_role): runs until cancelled."""
-    from hotline.kb.search import KnowledgeBase
-
     factory = ctx.session_factory
-    kb = KnowledgeBase(factory)
+    kb = ctx.knowledge_base
     try:
         await asyncio.to_thread(kb.refresh)  # build the index before the first pop needs it
     except Exception:  # no KB table yet (unmigrated) or database down: pops go out without suggestions
