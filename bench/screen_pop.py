@@ -19,7 +19,9 @@ Latency = arrival − AgentCalled emission, per call, for both paths; the first 
 measured calls are also cut into BENCH_POP_WINDOWS consecutive windows (p99 of each, and the best). Every
 process records its collector pauses and event-loop stalls (≥ STALL_MS) as wall-clock intervals, and each
 pop slower than the target is laid against them (`slow_pops_during_<process>_stall`): that names the process
-a tail came from. Target: pop p99 ≤ 25 ms and ≤ 2× the bare relay's p99.
+a tail came from; stalls in three processes or more at once (`machine_wide_stalls`) are the machine's, and the
+CPU the bench used is set beside what other programs took (`others_cpu_percent_of_machine`), with the load
+average before and during. Target: pop p99 ≤ 25 ms and ≤ 2× the bare relay's p99. A run takes ~2 minutes.
 Sizes: BENCH_POP_ORDERS (1,000,000), BENCH_POP_ARTICLES (50,000), BENCH_POP_SECONDS (45, warm-up included),
 BENCH_POP_RATE (50), BENCH_POP_AGENTS (500), BENCH_POP_BROWSERS (2), BENCH_POP_WINDOWS (3).
 Database: DATABASE_URL (PostgreSQL, a database of its own) or a temp SQLite file.
@@ -34,6 +36,7 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import queue
 import random
 import time
 from pathlib import Path
@@ -313,10 +316,10 @@ async def _console(ports: Any, go: Any, stop: Any, redis_url: str, db_url: str, 
         await asyncio.sleep(0.05)
     watcher.cancel()
     ports.put(("stalls:console", stalls.report()))
+    await ctx.close()  # the PBX is stopping too: no reconnect attempts to log
     server.should_exit = True
     await serving
     await server.config.app.state.hub.aclose()
-    await ctx.close()
 
 
 # --- the baseline: AMI frame straight to the websocket -------------------------------------------------
@@ -398,7 +401,8 @@ async def _browsers(index: int, my_seats: list[str], ports: Any, go: Any, done: 
 
     async def console_page(seat: str, cookie: str, ready: list[str]) -> None:
         async with connect(f"ws://127.0.0.1:{console_port}/ws", origin=origin,  # type: ignore[arg-type]
-                           additional_headers={"Cookie": cookie}, open_timeout=60, max_size=2**22) as ws:
+                           additional_headers={"Cookie": cookie}, open_timeout=60, close_timeout=2,
+                           max_size=2**22) as ws:
             async for raw in ws:  # cancelled at the end
                 at = time.time()
                 frame = json.loads(raw)
@@ -415,7 +419,7 @@ async def _browsers(index: int, my_seats: list[str], ports: Any, go: Any, done: 
                                                   int(frame["id"].split("-")[0]) / 1000)
 
     async def bare_page(seat: str, ready: list[str]) -> None:
-        async with connect(f"ws://127.0.0.1:{bare_port}", open_timeout=60, max_size=2**22) as ws:
+        async with connect(f"ws://127.0.0.1:{bare_port}", open_timeout=60, close_timeout=2, max_size=2**22) as ws:
             await ws.send(json.dumps({"agent_id": seat}))
             ready.append(seat)
             async for raw in ws:
@@ -442,11 +446,12 @@ async def _browsers(index: int, my_seats: list[str], ports: Any, go: Any, done: 
     while not done.is_set():
         await asyncio.sleep(0.05)
     watcher.cancel()
+    # what was seen goes out first: closing 500 sockets' handshakes on a loaded machine may take a while
+    Path(out_path).write_text(json.dumps({"pops": pops, "bare": bare, "hops": hops}))
+    ports.put((f"stalls:browsers{index}", stalls.report()))
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    Path(out_path).write_text(json.dumps({"pops": pops, "bare": bare, "hops": hops}))
-    ports.put((f"stalls:browsers{index}", stalls.report()))
 
 
 # --- orchestration -------------------------------------------------------------------------------------
@@ -454,14 +459,19 @@ async def _browsers(index: int, my_seats: list[str], ports: Any, go: Any, done: 
 def _wait(ports: Any, name: str, timeout: float = 600) -> Any:
     pending = []
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        key, value = ports.get(timeout=max(0.01, deadline - time.monotonic()))
-        if key == name:
-            for item in pending:
-                ports.put(item)
-            return value
-        pending.append((key, value))
-    raise TimeoutError(name)
+    try:
+        while time.monotonic() < deadline:
+            try:
+                key, value = ports.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if key == name:
+                return value
+            pending.append((key, value))
+    finally:
+        for item in pending:
+            ports.put(item)
+    raise TimeoutError(f"no {name!r} from the bench's processes within {timeout:.0f} s")
 
 
 def _stall_figures(name: str, report: dict[str, Any], figures: dict[str, Any]) -> list[tuple[float, float]]:
