@@ -10,7 +10,7 @@ Protocol (JSON text frames):
   server → {"type": "error", "code", "message"}                  (bad client frame; connection stays open)
 A null last_id replays the last REPLAY_WINDOW_SECONDS, so a pop that arrived while the page loaded is
 not lost. The stream is chosen from the session (never from the client): a pop never reaches another seat.
-Entries come from the process's fan-out hub (agent_console.hub: one Redis reader for every socket); the
+Entries come from the process's fan-out hub (agent_console.hub: a few Redis readers for all its sockets); the
 replay and the live entries after it have no gap and no duplicate. If the stream cannot be read (Redis
 gone), the socket gets `stream_unavailable` and is closed with 1011: the page reconnects and resumes.
 """
