@@ -111,22 +111,15 @@ class PenaltyBounds:
         changed: list[tuple[str, str]] = []
         new_max: int | None = None
         if self.max_penalty is not None:
-            new_max = max(0, self.max_penalty + rule.max_value if rule.max_relative else rule.max_value)
-            self.max_penalty = new_max
+            new_max = self.max_penalty = _moved(self.max_penalty, rule.max_value, rule.max_relative, None)
             changed.append(("QUEUE_MAX_PENALTY", str(new_max)))
         if self.min_penalty is not None:
-            new_min = max(0, self.min_penalty + rule.min_value if rule.min_relative else rule.min_value)
-            if new_max is not None and new_min > new_max:
-                new_min = new_max
-            self.min_penalty = new_min
-            changed.append(("QUEUE_MIN_PENALTY", str(new_min)))
+            self.min_penalty = _moved(self.min_penalty, rule.min_value, rule.min_relative, new_max)
+            changed.append(("QUEUE_MIN_PENALTY", str(self.min_penalty)))
         if self.raise_penalty is not None:
-            new_raise = max(0, self.raise_penalty + rule.raise_value if rule.raise_relative else rule.raise_value)
-            if new_max is not None and new_raise > new_max:
-                new_raise = new_max
             self.raise_respect_min = rule.raise_respect_min
-            self.raise_penalty = new_raise
-            changed.append(("QUEUE_RAISE_PENALTY", f"{'r' if rule.raise_respect_min else ''}{new_raise}"))
+            self.raise_penalty = _moved(self.raise_penalty, rule.raise_value, rule.raise_relative, new_max)
+            changed.append(("QUEUE_RAISE_PENALTY", f"{'r' if rule.raise_respect_min else ''}{self.raise_penalty}"))
         return changed
 
     def effective(self, penalty: int) -> int | None:
@@ -154,3 +147,9 @@ def rules_due(rules: list[PenaltyChange], waited: float) -> list[PenaltyChange]:
     taken = rules[:due]
     del rules[:due]
     return taken
+
+
+def _moved(current: int, value: int, relative: bool, ceiling: int | None) -> int:
+    """One bound moved by a rule (`+N`/`-N` relative, else absolute), never below 0 nor above the new maximum."""
+    moved = max(0, current + value if relative else value)
+    return moved if ceiling is None else min(moved, ceiling)
