@@ -66,18 +66,15 @@ class ErlangA:
 
 
 def _stationary(n: int, lam: float, mu: float, theta: float) -> np.ndarray:
-    # log-weights avoid overflow at large loads; the chain is cut where the tail no longer matters
-    logs = [0.0]
-    peak = 0.0
-    k = 0
-    while True:
-        k += 1
-        death = min(k, n) * mu + max(k - n, 0) * theta
-        logs.append(logs[-1] + math.log(lam / death))
-        peak = max(peak, logs[-1])
-        if k > n and (logs[-1] < peak - 40 or k > n + 20000):
-            break
-    weights = np.exp(np.array(logs) - peak)
+    # log-weights avoid overflow at large loads; the chain is cut where the tail no longer matters (e⁻⁴⁰ below
+    # its peak) or 20,000 states past the agents. Vectorised: at a thousand agents a Python loop took 0.2 s.
+    k = np.arange(1, n + 20001, dtype=float)
+    deaths = np.minimum(k, n) * mu + np.maximum(k - n, 0) * theta
+    logs = np.concatenate(([0.0], np.cumsum(np.log(lam / deaths))))
+    peak = np.maximum.accumulate(logs)
+    beyond = np.nonzero((np.arange(len(logs)) > n) & (logs < peak - 40))[0]
+    logs = logs[: beyond[0] + 1] if len(beyond) else logs
+    weights = np.exp(logs - logs.max())
     return weights / weights.sum()
 
 
@@ -147,20 +144,31 @@ def erlang_a(agents: int, arrival_rate: float, aht: float, patience: float, thre
 
 def agents_needed(arrival_rate: float, aht: float, patience: float, *, answer_rate: float = 0.95,
                   service_level: float = 0.8, threshold: float = 15.0, max_agents: int = 2000) -> ErlangA:
-    """The fewest agents whose Erlang-A figures reach both targets (answered share and answered-within-t)."""
-    start = max(0, int(arrival_rate * aht) - 1)
-    for n in range(start, max_agents + 1):
+    """The fewest agents whose Erlang-A figures reach both targets (answered share and answered-within-t).
+    Both figures grow with the head count, so: gallop up from just under the load to a team that reaches
+    them, then bisect down to the smallest (patient callers at a thousand agents: 11 evaluations, not 80)."""
+    def reaches(n: int) -> ErlangA | None:
         figures = erlang_a(n, arrival_rate, aht, patience, threshold)
-        if figures.p_answered >= answer_rate and figures.service_level >= service_level:
-            # the search starts just under the load; step back while a smaller team still reaches both
-            while n > 0:
-                smaller = erlang_a(n - 1, arrival_rate, aht, patience, threshold)
-                if smaller.p_answered >= answer_rate and smaller.service_level >= service_level:
-                    n, figures = n - 1, smaller
-                else:
-                    break
-            return figures
-    raise ValueError(f"more than {max_agents} agents needed")
+        return figures if figures.p_answered >= answer_rate and figures.service_level >= service_level else None
+
+    start = max(0, int(arrival_rate * aht) - 1)
+    if start > max_agents:
+        raise ValueError(f"more than {max_agents} agents needed")
+    if (found := reaches(start)) is not None:
+        low, n = -1, start          # patient enough callers: fewer agents than the load may do, look below
+    else:
+        low, n, step = start, start + 1, 1
+        while (found := reaches(n)) is None:
+            if n >= max_agents:
+                raise ValueError(f"more than {max_agents} agents needed")
+            low, n, step = n, min(max_agents, n + step), step * 2
+    while n - low > 1:
+        middle = (low + n) // 2
+        if (figures := reaches(middle)) is None:
+            low = middle
+        else:
+            n, found = middle, figures
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,8 +28,10 @@ class PenaltyIn(BaseModel):
     penalty: int = Field(ge=0, le=100)
 
 
-# A whole city's 12345 peaks at a few thousand calls an hour; the bounds keep one request to well under a second.
-MAX_CALLS_PER_HOUR = 20_000
+# A whole city's 12345 peaks at a few thousand calls an hour, and service levels are counted within 10-60 s;
+# the bounds keep one request under a second and a day plan to a few seconds.
+MAX_CALLS_PER_HOUR = 5_000
+MAX_THRESHOLD_SECONDS = 60
 
 
 class StaffingIn(BaseModel):
@@ -38,7 +40,7 @@ class StaffingIn(BaseModel):
     patience_seconds: float = Field(ge=1, le=7200)
     answer_rate: float = Field(0.95, gt=0, lt=1)
     service_level: float = Field(0.8, ge=0, lt=1)
-    threshold_seconds: float = Field(15, gt=0, le=600)
+    threshold_seconds: float = Field(15, gt=0, le=MAX_THRESHOLD_SECONDS)
 
 
 class DayPlanIn(BaseModel):
@@ -48,4 +50,4 @@ class DayPlanIn(BaseModel):
     patience_seconds: float = Field(ge=1, le=7200)
     answer_rate: float = Field(0.95, gt=0, lt=1)
     service_level: float = Field(0.8, ge=0, lt=1)
-    threshold_seconds: float = Field(15, gt=0, le=600)
+    threshold_seconds: float = Field(15, gt=0, le=MAX_THRESHOLD_SECONDS)
