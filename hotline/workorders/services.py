@@ -345,7 +345,7 @@ def create_order(session: Session, engine: DeadlineEngine, actor: Principal | st
 
 
 def get_order(session: Session, order_id: int | str) -> WorkOrder:
-    if isinstance(order_id, str) and not order_id.isdigit():
+    if isinstance(order_id, str) and not (order_id.isascii() and order_id.isdigit()):
         order = session.scalars(select(WorkOrder).where(WorkOrder.number == order_id)).one_or_none()
     elif int(order_id) > 2_147_483_647:  # beyond any INTEGER id: not found, not a database error
         order = None

@@ -57,6 +57,7 @@ def test_invalid_payloads_are_422_with_the_field_named(client) -> None:
     assert r.status_code == 422
     assert client.get("/workorders/99999").status_code == 404
     assert client.get("/callers/not-a-number/history").status_code == 422
+    assert client.get("/workorders/%C2%B3").status_code == 404   # "³" is isdigit() but not int(): a number lookup
 
 
 def test_instant_completion_over_http(client) -> None:
