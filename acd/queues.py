@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -97,10 +98,7 @@ class QueueMonitor:
             await pipe.execute()
         await self.update_many(queue.name for queue in self.config.queues)
 
-    async def update_stats(self, queue: str) -> dict[str, float]:
-        return (await self.update_many([queue]))[queue]
-
-    async def update_many(self, queues: Any) -> dict[str, dict[str, float]]:
+    async def update_many(self, queues: Iterable[str]) -> dict[str, dict[str, float]]:
         """Expected wait of a new caller: the callers ahead beyond the free agents, each worth aht/staffed."""
         queues = sorted(queues)
         if not queues:

@@ -10,19 +10,18 @@ from sqlalchemy.orm import Session
 
 from hotline.api_deps import get_db
 from hotline.audit.services import record
-from hotline.history.schemas import CallerHistoryOut
-from hotline.history.services import caller_history
+from hotline.history.services import CallerHistory, caller_history
 from hotline.security import Principal, Role, mask_number, require_roles
 
 router = APIRouter(prefix="/callers", tags=["history"])
 Staff = Annotated[Principal, Depends(require_roles(Role.agent, Role.expert, Role.supervisor))]
 
 
-@router.get("/{number}/history", response_model=CallerHistoryOut, summary="A caller's calls and work orders")
+@router.get("/{number}/history", response_model=CallerHistory, summary="A caller's calls and work orders")
 def get_history(number: Annotated[str, Path(pattern=r"^\+?[0-9]{3,20}$")],
                 session: Annotated[Session, Depends(get_db)], principal: Staff,
                 window_days: Annotated[int, Query(ge=1, le=365, description="repeat-caller window")] = 30,
-                ) -> CallerHistoryOut:
+                ) -> CallerHistory:
     history = caller_history(session, number, window=timedelta(days=window_days))
     if not principal.sees_full_numbers:  # role matrix may widen later: keep masking in one place
         history.number = mask_number(history.number) or ""

@@ -9,7 +9,6 @@ from pydantic import TypeAdapter
 
 from hotline.history.services import CallerHistory
 
-CallerHistoryOut = CallerHistory  # the API's response model is the service's own view
 _HISTORY = TypeAdapter(CallerHistory)
 
 
