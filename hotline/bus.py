@@ -61,11 +61,10 @@ class EventBus:
             return await pipe.execute()
 
     async def read_since(self, stream: str, last_id: str = "0-0", count: int = 1000) -> list[tuple[str, dict]]:
-        """Entries after `last_id`, without blocking (the replay a reconnecting client asks for)."""
-        rows = await self.redis.xrange(self.key(stream), min=f"({last_id}" if last_id != "0-0" else "-",
-                                       count=count)
-        decoded = ((entry_id, _decode(self.key(stream), entry_id, fields)) for entry_id, fields in rows)
-        return [(entry_id, event) for entry_id, event in decoded if event is not None]
+        """Entries after `last_id`, without blocking (the replay a reconnecting client asks for); foreign entries
+        are left out (`read_after` keeps their place, for pagers)."""
+        return [(entry_id, event) for entry_id, event in await self.read_after(stream, last_id, count)
+                if event is not None]
 
     async def subscribe(self, streams: dict[str, str], block_ms: int = 1000,
                         count: int = 500) -> AsyncIterator[tuple[str, str, dict]]:
@@ -84,7 +83,8 @@ class EventBus:
     async def read_after(self, stream: str, last_id: str, count: int = 500) -> list[tuple[str, dict | None]]:
         """One page of entries after `last_id` (XRANGE), foreign entries as None so that a pager can step over
         them: a page shorter than `count` is the end of the stream."""
-        rows = await self.redis.xrange(self.key(stream), min=f"({last_id}", count=count)
+        rows = await self.redis.xrange(self.key(stream), min=f"({last_id}" if last_id != "0-0" else "-",
+                                       count=count)
         return [(entry_id, _decode(self.key(stream), entry_id, fields)) for entry_id, fields in rows]
 
     async def last_id(self, stream: str) -> str:
