@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,22 +46,22 @@ SECRET = "hotline-secret"  # the simulator's manager.conf login (pbxsim), not a 
 PASSWORD = "soak-password-long-enough"
 
 
-def rss_mb(pid: int) -> float:
+def process_tree(pid: int, measure: Callable[[psutil.Process], float]) -> float:
+    """`measure` summed over a process and its children (the platform's roles may fork workers)."""
     proc = psutil.Process(pid)
-    total = proc.memory_info().rss
+    total = measure(proc)
     for child in proc.children(recursive=True):
         with contextlib.suppress(psutil.Error):
-            total += child.memory_info().rss
-    return total / 2**20
+            total += measure(child)
+    return total
+
+
+def rss_mb(pid: int) -> float:
+    return process_tree(pid, lambda proc: proc.memory_info().rss) / 2**20
 
 
 def cpu_seconds(pid: int) -> float:
-    proc = psutil.Process(pid)
-    total = sum(proc.cpu_times()[:2])
-    for child in proc.children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            total += sum(child.cpu_times()[:2])
-    return total
+    return process_tree(pid, lambda proc: sum(proc.cpu_times()[:2]))   # user + system
 
 
 def platform_env(redis_url: str, db_url: str, ami_port: int, agi_port: int, console_port: int) -> dict[str, str]:
@@ -211,7 +212,7 @@ async def soak(duration: float, concurrency: int, talk: float, seed: int, split:
             if rss_start and not rss_mid and now - started >= (ramp + duration) / 2:
                 rss_mid = {group: rss_mb(proc.pid) for group, proc in procs.items()}
             if now >= next_sample:
-                live_samples.append(sum(1 for c in calls if c.done is not None and not c.done.is_set()))
+                live_samples.append(len(live))
                 next_sample = now + 5.0
                 # file the orders of the calls answered so far (what the agents would do after each call)
                 for call in calls:

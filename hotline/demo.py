@@ -23,8 +23,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from acd.config import default_acd_config
-from acd.services import AgentService
-from acd.state import AgentState
+from acd.services import AcdError, AgentService
 from hotline.bus import EventBus
 from hotline.db import upgrade_to_head
 from hotline.demo_data import DEMO_USERS, seed
@@ -84,11 +83,12 @@ WRAP_UP_SECONDS = (4.0, 10.0)  # how long a simulated agent's 话后整理 takes
 async def finish_wrap_up(service: AgentService, agent_id: str, seconds: float) -> None:
     """Press 整理完成 once the order is written: the ACD paused the seat for 话后整理 on AgentComplete."""
     await asyncio.sleep(seconds)
-    for _ in range(20):  # the ACD's pause may still be on its way
-        if (await service.store.get(agent_id)).state == AgentState.wrap_up:
+    for _ in range(20):
+        try:
             await service.wrap_up(agent_id)
             return
-        await asyncio.sleep(0.5)
+        except AcdError:  # not in 话后整理 yet: the ACD's pause may still be on its way
+            await asyncio.sleep(0.5)
 
 
 async def simulated_agents_write_orders(ctx: RoleContext, tally: Tally, seats: list[str]) -> None:
