@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hotline.security import Role
+from hotline.text import Text
 
 AgentState = Literal["idle", "paused", "wrapup"]
 PauseReason = Literal["meal", "meeting", "training", "other"]
@@ -44,11 +45,11 @@ class UserOut(BaseModel):
 
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(min_length=1, max_length=64)
+    username: Text = Field(min_length=1, max_length=64)
     password: str = Field(min_length=8, max_length=256)
     role: Role
-    agent_id: str | None = None
-    display_name: str | None = Field(None, max_length=64)
+    agent_id: Text | None = None
+    display_name: Text | None = Field(None, max_length=64)
 
 
 class ConfirmedState(BaseModel):

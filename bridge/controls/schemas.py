@@ -6,13 +6,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hotline.text import Text
+
 
 class TransferRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     target: Literal["110", "119", "120"]
-    summary: str | None = Field(None, max_length=2000, description="警情摘要 for the hand-off record")
-    location: str | None = Field(None, max_length=255)
+    summary: Text | None = Field(None, max_length=2000, description="警情摘要 for the hand-off record")
+    location: Text | None = Field(None, max_length=255)
     order_id: int | None = None
 
 
@@ -20,8 +22,8 @@ class ThreeWayRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     target: Literal["expert", "110"]
-    summary: str | None = Field(None, max_length=2000)
-    location: str | None = Field(None, max_length=255)
+    summary: Text | None = Field(None, max_length=2000)
+    location: Text | None = Field(None, max_length=255)
 
 
 class ConsultRequest(BaseModel):

@@ -6,23 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hotline.domain import Category
 from hotline.kb.state import ArticleStatus, ArticleType
+from hotline.text import Text
 
 MAX_ID = 2_147_483_647  # INTEGER columns: a larger id is a 422, not a database error (as in hotline.workorders)
 ArticleId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
-def _no_nul(value: str | None) -> str | None:
-    # PostgreSQL text cannot hold NUL; refuse it here with a clear 422 instead of a database error.
-    if value is not None and "\x00" in value:
-        raise ValueError("text must not contain NUL characters")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
 UNIT_CODE_PATTERN = r"^[A-Za-z0-9_.-]+$"  # the code of hotline.units (units.code, 32 characters)
 UnitCode = Field(min_length=1, max_length=32, pattern=UNIT_CODE_PATTERN)
 

@@ -20,10 +20,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hotline.text import Text
+
 
 class HolidayPeriod(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=64)
+    name: Text = Field(min_length=1, max_length=64)
     start: dt.date
     end: dt.date | None = None  # single day when omitted
 
@@ -34,14 +36,14 @@ class HolidayPeriod(BaseModel):
 
 class MakeupWorkday(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=64)
+    name: Text = Field(min_length=1, max_length=64)
     date: dt.date
 
 
 class YearSchedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     year: int = Field(ge=2004, le=2100)
-    source: str = Field(min_length=1, max_length=300)
+    source: Text = Field(min_length=1, max_length=300)
     example: bool = False
     holidays: list[HolidayPeriod] = Field(min_length=1)
     workdays: list[MakeupWorkday] = Field(default_factory=list)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hotline.domain import Category, Channel, OrderStatus, Urgency
-from hotline.kb.schemas import Text  # str without NUL (PostgreSQL text cannot hold it): 422, not 500
+from hotline.text import Text  # str without NUL (PostgreSQL text cannot hold it): 422, not 500
 from hotline.workorders.state import OrderEvent
 
 PHONE = r"^\+?[0-9]{3,20}$"

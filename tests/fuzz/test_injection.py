@@ -77,3 +77,17 @@ def test_console_scripts_never_build_markup_from_data() -> None:
                 if any(s in line for s in sinks) and not line.lstrip().startswith("//"):
                     offenders.append(f"{path.name}:{n}: {line.strip()}")
     assert offenders == []
+
+
+@pytest.mark.parametrize(("role", "path", "body"), [
+    ("agent", "/api/handoffs", {"service": "110", "summary": "有人持刀\x00闹事"}),
+    ("agent", "/api/handoffs", {"service": "119", "summary": "起火", "location": "某小区\x00三栋"}),
+    ("supervisor", "/api/units", {"code": "nul-unit", "name": "区住建局\x00"}),
+])
+async def test_nul_in_any_stored_text_is_a_422_on_every_database(live, sessions, role, path, body) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL text cannot hold NUL (SQLite can): every write API refuses it the same way (hotline.text)."""
+    who = sessions[role]
+    resp = await who.client.post(path, json=body, headers=who.headers())
+    assert resp.status_code == 422, resp.text
+    clean = {key: value.replace("\x00", "") if isinstance(value, str) else value for key, value in body.items()}
+    assert (await who.client.post(path, json=clean, headers=who.headers())).status_code == 201
