@@ -10,7 +10,8 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test bench lint venv browser clean
 
-$(STAMP): pyproject.toml
+# setup.py and the C decoder: a changed extension is rebuilt by the next make test/demo
+$(STAMP): pyproject.toml setup.py hotline/ami/_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

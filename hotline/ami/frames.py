@@ -8,12 +8,24 @@ demand (`get`, `event`); the text is split into header pairs only when `pairs`, 
 asked for. Bad input never raises out of `feed`: an oversized frame is cut and reported
 (`Frame.errors`), a line without a header is reported on its frame when the frame is parsed, and
 parsing goes on with the next frame.
+
+The decoder's hot loop has an optional C twin (`_speedups.c`, built at install when a compiler is there):
+the same frames and the same filter decisions, and a frame whose text is ASCII and whose every line is a
+plain `Key: value` gets a C view of its headers (`_first`), so `get` compares a few bytes instead of
+scanning the text from Python (`headers` turns the view into the dict). This file stays the reference: the
+C decoder is tested against it (tests/ami/test_speedups.py), and `HOTLINE_AMI_PURE=1` makes it the default.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
-from typing import overload
+from typing import Protocol, overload
+
+try:
+    from hotline.ami import _speedups
+except ImportError:  # installed without a compiler: the Python decoder below does the same work
+    _speedups = None
 
 EOL = "\r\n"
 MAX_FRAME_BYTES = 1 << 20  # a frame larger than this is cut and flagged, never buffered forever
@@ -21,6 +33,9 @@ MAX_FRAME_BYTES = 1 << 20  # a frame larger than this is cut and flagged, never 
 _MISSING, _UNSURE = -1, -2  # what `_value_at` answers besides the index of a value
 _UNKNOWN = object()  # a frame's event name not looked up yet
 _KEY_CACHE_MAX = 4096
+
+# The decoder new FrameDecoders use by default: the C one when it is built, unless HOTLINE_AMI_PURE=1.
+PURE = _speedups is None or os.environ.get("HOTLINE_AMI_PURE", "") not in ("", "0")
 
 
 def _value_at(text: str, key: str, at: int) -> int:
@@ -59,24 +74,34 @@ def _line_of(key: str) -> str | None:
     return line
 
 
+class HeaderView(Protocol):
+    """What the C decoder gives a plain frame (`_speedups.Headers`): its headers read from its text."""
+
+    def get(self, key: str, default: str | None = None, /) -> str | None: ...
+
+    def to_dict(self) -> dict[str, str]: ...
+
+
 class Frame:
     """One AMI frame with its headers in wire order (a header may repeat, e.g. ChanVariable).
 
     Built from pairs (`Frame(pairs)`, `Frame.of(...)`) or, by the decoder, from the frame's text
     (`Frame.from_text`): then `get`/`event`/`response`/`action_id` read single headers straight from the
     text (what the careful parse would give, or they parse it), and the first read of `pairs`, `headers`
-    or `errors` parses the whole frame once.
+    or `errors` parses the whole frame once. The C decoder also gives a plain frame a view of its headers
+    (`_first`, `_speedups.Headers`): single headers are then read through it.
     """
 
-    # A frame from the wire sets only `_text`, `_pairs` (None: not parsed yet), `_on_bad` and `_event`;
-    # `_errors` and `_first` are set when it is parsed (creating it is on the decoder's hot path).
+    # A frame from the wire sets only `_text`, `_pairs` (None: not parsed yet), `_on_bad`, `_event` and
+    # `_first` (None, or the C decoder's Headers view: `get` and `to_dict`, nothing else); `_errors` is set
+    # when it is parsed (creating it is on the decoder's hot path).
     __slots__ = ("_errors", "_event", "_first", "_on_bad", "_pairs", "_text")
 
     def __init__(self, pairs: list[tuple[str, str]] | None = None, errors: list[str] | None = None) -> None:
         self._text: str | None = None
         self._pairs: list[tuple[str, str]] | None = [] if pairs is None else pairs
         self._errors: list[str] = [] if errors is None else errors
-        self._first: dict[str, str] | None = None
+        self._first: dict[str, str] | HeaderView | None = None
         self._on_bad: Callable[[Frame], None] | None = None
         self._event: str | object | None = _UNKNOWN
 
@@ -90,14 +115,16 @@ class Frame:
         """A frame from its text (lines joined by CRLF), parsed on demand; `on_bad(frame)` is called once
         if parsing finds bad lines."""
         frame = cls.__new__(cls)
-        frame._text, frame._pairs, frame._on_bad, frame._event = text, None, on_bad, _UNKNOWN
+        frame._text, frame._pairs, frame._on_bad, frame._event, frame._first = text, None, on_bad, _UNKNOWN, None
         return frame
 
     # --- the whole frame ----------------------------------------------------------------------------
 
     def _parse(self) -> list[tuple[str, str]]:
         pairs, errors, first = _parse_text(self._text or "")
-        self._pairs, self._errors, self._first = pairs, errors, first
+        self._pairs, self._errors = pairs, errors
+        if self._first is None:  # (the C decoder's view gives the same headers: it stays)
+            self._first = first
         if errors and self._on_bad is not None:
             self._on_bad(self)
         return pairs
@@ -121,15 +148,19 @@ class Frame:
     @property
     def headers(self) -> dict[str, str]:
         """First value of each header (the view the recordings' `frame` field gives)."""
-        if self._pairs is None:
-            self._parse()
         first = self._first
         if first is None:
-            first = {}
-            for key, value in self.pairs:
-                first.setdefault(key, value)
-            self._first = first
-        return first
+            if self._pairs is None:
+                self._parse()
+                first = self._first
+            if first is None:
+                first = {}
+                for key, value in self.pairs:
+                    first.setdefault(key, value)
+                self._first = first
+        elif first.__class__ is not dict:  # the C decoder's view of a plain frame: its dict, made once
+            first = self._first = first.to_dict()  # type: ignore[union-attr]
+        return first  # type: ignore[return-value]
 
     # --- single headers -----------------------------------------------------------------------------
 
@@ -143,6 +174,9 @@ class Frame:
     def get(self, key: str, default: None) -> str | None: ...
 
     def get(self, key: str, default: str | None = None) -> str | None:
+        first = self._first
+        if first is not None:  # the dict of a parsed frame, or the C decoder's view of a plain one
+            return first.get(key, default)
         line = _LINES.get(key) or _line_of(key)
         if self._pairs is None and line is not None:
             text: str = self._text  # type: ignore[assignment]  # a frame not parsed yet has its text
@@ -329,10 +363,13 @@ class FrameDecoder:
     after it; it is exposed as `banner` and not turned into a frame. With an `event_filter`, events it does
     not keep are skipped on their first line, never decoded, and counted in `skipped`. `on_bad(frame)` is
     called for every frame found bad: cut for size (at once) or with bad lines (when it is parsed).
+    `pure`: True for this file's decoder, False for the C one when it is built (default: `PURE`).
     """
 
     def __init__(self, expect_banner: bool = True, max_frame_bytes: int = MAX_FRAME_BYTES,
-                 event_filter: EventFilter | None = None, on_bad: Callable[[Frame], None] | None = None) -> None:
+                 event_filter: EventFilter | None = None, on_bad: Callable[[Frame], None] | None = None,
+                 pure: bool | None = None) -> None:
+        self.pure = PURE if pure is None else pure or _speedups is None
         self._buffer = b""
         self._expect_banner = expect_banner
         self._max = max_frame_bytes
@@ -352,6 +389,8 @@ class FrameDecoder:
     def event_filter(self, value: EventFilter | None) -> None:
         self._filter = None if value is None or value.passes_all else value
         self._verdicts, self._names = {}, {}
+        # the C frame loop, with its own cache of first lines (so a new one for a new filter)
+        self._splitter = None if self.pure else _speedups.Splitter(Frame, _UNKNOWN, self._filter)
 
     def feed(self, data: bytes) -> list[Frame]:
         buffer = self._buffer + data if self._buffer else bytes(data)
@@ -363,18 +402,28 @@ class FrameDecoder:
                 self._buffer = buffer[-self._max:] if len(buffer) > self._max else buffer
                 return frames
             self.banner, buffer = buffer[:end].decode("utf-8", "replace"), buffer[end + 2:]
-        # One split per read, in C: finding and slicing frame by frame cost more than the frames' parsing
-        # (and re-slicing the buffer after each frame was quadratic in the size of a read).
-        blocks = buffer.split(b"\r\n\r\n")
-        tail = blocks.pop()
-        if self._discarding and blocks:
-            del blocks[0]  # the end of an oversized frame
-            self._discarding = False
-        if blocks:
-            if self._filter is None:
-                self._keep_all(blocks, frames)
-            else:
-                self._keep_wanted(blocks, frames)
+        if self._splitter is not None:
+            start = 0
+            if self._discarding:  # the end of an oversized frame
+                end = buffer.find(b"\r\n\r\n")
+                if end >= 0:
+                    start, self._discarding = end + 4, False
+            end, skipped = self._splitter.feed(buffer, start, frames, self.on_bad)
+            self.skipped += skipped
+            tail = buffer[end:]
+        else:
+            # One split per read, in C: finding and slicing frame by frame cost more than the frames' parsing
+            # (and re-slicing the buffer after each frame was quadratic in the size of a read).
+            blocks = buffer.split(b"\r\n\r\n")
+            tail = blocks.pop()
+            if self._discarding and blocks:
+                del blocks[0]  # the end of an oversized frame
+                self._discarding = False
+            if blocks:
+                if self._filter is None:
+                    self._keep_all(blocks, frames)
+                else:
+                    self._keep_wanted(blocks, frames)
         if len(tail) > self._max:
             # Oversized: drop what we hold (but a possible partial terminator) and skip to the next frame.
             tail = tail[-3:]
@@ -397,7 +446,7 @@ class FrameDecoder:
             # Frame.from_text inline: a method call here costs more than the rest of the frame's trip
             frame = new(wire)
             frame._text, frame._pairs = block.decode("utf-8", "replace"), None
-            frame._on_bad, frame._event = on_bad, _UNKNOWN
+            frame._on_bad, frame._event, frame._first = on_bad, _UNKNOWN, None
             append(frame)
 
     def _keep_wanted(self, blocks: list[bytes], frames: list[Frame]) -> None:
@@ -431,7 +480,7 @@ class FrameDecoder:
                     head = b""  # its name is looked up on demand
             frame = new(wire)  # Frame.from_text inline, with the event name its first line gave
             frame._text, frame._pairs = block.decode("utf-8", "replace"), None
-            frame._on_bad, frame._event = on_bad, names.get(head, _UNKNOWN)
+            frame._on_bad, frame._event, frame._first = on_bad, names.get(head, _UNKNOWN), None
             append(frame)
         self.skipped += skipped
 
