@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CALLS_STREAM = "calls"
+PublishMany = Callable[[str, list[dict[str, Any]]], Awaitable[list[str]]]
 RETRY_INITIAL, RETRY_MAX = 0.05, 2.0
 PUBLISH_BATCH = 200  # events per round trip at most
 
@@ -38,9 +39,11 @@ PUBLISH_BATCH = 200  # events per round trip at most
 class BridgeService:
     def __init__(self, ami: AmiClient, bus: EventBus, tracker: CallTracker | None = None,
                  stream: str = CALLS_STREAM, clock: Callable[[], float] = time.time,
-                 only_tracked: bool = False) -> None:
+                 only_tracked: bool = False, publish: PublishMany | None = None) -> None:
         self.ami = ami
         self.bus = bus
+        # how a batch goes out: the bus's MULTI of XADDs (None), or with the pops that ride along (bridge.pops.early)
+        self.publish = publish
         self.tracker = tracker or CallTracker()
         self.stream = stream
         self.clock = clock
@@ -115,7 +118,7 @@ class BridgeService:
                 batch.append(self._outbox.get_nowait())
             while True:
                 try:
-                    await self.bus.publish_many(self.stream, batch)
+                    await (self.publish or self.bus.publish_many)(self.stream, batch)
                 except (RedisError, OSError) as exc:
                     log.warning("publishing %d call event(s) from %s failed (%s): retrying in %.2f s",
                                 len(batch), batch[0]["type"], exc, delay)
@@ -136,12 +139,16 @@ async def run_role(ctx: RoleContext) -> None:
     except AmiNotConnected as exc:
         log.warning("%s: the bridge starts anyway, the AMI client keeps reconnecting", exc)
         ami = await ctx.ami()  # the same client, already created and retrying in the background
-    service = BridgeService(ami, ctx.bus, only_tracked=True)
-    await service.start()
     from bridge.controls.bus_consumer import run as run_controls
+    from bridge.pops.bus_consumer import make_consumer
     from bridge.pops.bus_consumer import run as run_pops  # screen pops read back the `calls` stream
+    from bridge.pops.early import EarlyPops
 
-    readers = [asyncio.create_task(run_pops(ctx), name="bridge-pops"),
+    pops = make_consumer(ctx)
+    # ringing and answered pops ride with their `calls` entry when their read-ahead is ready
+    service = BridgeService(ami, ctx.bus, only_tracked=True, publish=EarlyPops(pops).publish)
+    await service.start()
+    readers = [asyncio.create_task(run_pops(ctx, pops), name="bridge-pops"),
                asyncio.create_task(run_controls(ctx), name="bridge-controls")]
     try:
         await asyncio.Event().wait()

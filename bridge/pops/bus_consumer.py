@@ -10,6 +10,11 @@ The history and KB hits are read ahead, when the call starts or queues (the IVR 
 seconds), so the ringing pop needs no database round trip; the read is audited when (and for whom) the pop
 is shown, with the agent as actor. A call that rings before its read-ahead finished waits for it.
 
+In the bridge role the ringing and answered pops whose read-ahead is ready are published by the bridge's
+publisher with their `calls` entry (early.py); such an entry carries a `popped` field, and this consumer
+handles it as any other (audit, per-call state, the other pops it makes) but does not publish those kinds
+again. `delivered` (the last entry whose pops are out) lets the publisher keep each call's pops in order.
+
 A pop goes to the agent named by the event only. Restarts: the group remembers what was acknowledged;
 entries read but not acknowledged (a crash mid-way) are read again first. An entry whose pops need no
 database read is acknowledged in the same transaction as its pops are published (notifier.py). An entry
@@ -31,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError, ResponseError
 
+from bridge.pops.early import POPPED, entry_key, rode_along
 from bridge.pops.notifier import PopNotifier
 from bridge.pops.services import AuditWriter, PopBuilder, make_pop, pop_actor
 from hotline.bus import EventBus, agent_stream
@@ -66,6 +72,7 @@ class PopConsumer:
         self._replaying = False
         self._acks: set[asyncio.Task[Any]] = set()
         self._ahead: dict[str, asyncio.Task[tuple[dict | None, list, dict | None]]] = {}  # read-ahead by call
+        self.delivered = (0, 0)  # the last entry whose pops are in the agents' streams (early.EarlyPops waits on it)
 
     @property
     def key(self) -> str:
@@ -135,7 +142,11 @@ class PopConsumer:
             made: list[dict[str, Any]] = []
             if fields:  # (None: trimmed away while pending, nothing left to do)
                 try:
-                    made, audit = await self.pops_for(json.loads(fields["data"]), entry_id)
+                    event = json.loads(fields["data"])
+                    made, audit = await self.pops_for(event, entry_id)
+                    popped = fields.get(POPPED)
+                    if popped:  # published with the entry (early.py): audited here, never sent again
+                        made = [p for p in made if not rode_along(p, event, popped)]
                 except Exception:  # a bad entry must not stop the pops of everyone else
                     log.exception("calls entry %s could not be turned into pops: skipped", entry_id)
             if made and self._replaying:
@@ -149,6 +160,8 @@ class PopConsumer:
         if pops or acks:
             await self.notifier.deliver(pops, (self.stream, self.group, acks) if acks else None)
             self.pops_sent += len(pops)
+        if entries:
+            self.delivered = max(self.delivered, entry_key(entries[-1][0]))
         for audit, entry_id in audits:  # after the pops are out: the XACK follows the audit's commit
             self._audit.put(audit, entry_id)  # type: ignore[union-attr]
 
@@ -164,7 +177,9 @@ class PopConsumer:
     def _read_ahead(self, call: dict[str, Any]) -> None:
         call_id = call["call_id"]
         if call.get("caller_number") and call_id not in self._ahead and self.builder.cached(call_id) is None:
-            self._ahead[call_id] = asyncio.ensure_future(asyncio.to_thread(self.builder.read, call, "bridge"))
+            # encoded too: the pops riding with their entry (early.py) are then not encoded on the pop's path
+            self._ahead[call_id] = asyncio.ensure_future(asyncio.to_thread(self.builder.read, call, "bridge",
+                                                                           keep_json=True))
             while len(self._ahead) > 10_000:  # calls that never rang nor ended (a lost call.ended)
                 self._ahead.pop(next(iter(self._ahead))).cancel()
 
@@ -244,22 +259,27 @@ class PopConsumer:
         return [], None
 
 
-async def run(ctx: RoleContext, *, consumer: str | None = None) -> None:
-    """The screen-pop part of the bridge role (started by bridge.service.run_role): runs until cancelled."""
-    factory = ctx.session_factory
-    kb = ctx.knowledge_base
+def make_consumer(ctx: RoleContext, name: str = "bridge") -> PopConsumer:
+    return PopConsumer(ctx.bus, PopBuilder(ctx.session_factory, ctx.knowledge_base), consumer=name)
+
+
+async def run(ctx: RoleContext, consumer: PopConsumer | None = None) -> None:
+    """The screen-pop part of the bridge role (started by bridge.service.run_role, which publishes the pops
+    that ride with their `calls` entry through the same consumer): runs until cancelled."""
+    consumer = consumer or make_consumer(ctx)
+    kb = consumer.builder.kb
     try:
-        await asyncio.to_thread(kb.refresh)  # build the index before the first pop needs it
+        if kb is not None:
+            await asyncio.to_thread(kb.refresh)  # build the index before the first pop needs it
     except Exception:  # no KB table yet (unmigrated) or database down: pops go out without suggestions
         log.exception("knowledge base not loaded: pops carry no KB hits until it is")
     # the index is hundreds of thousands of long-lived objects: keep them out of the collector's full
     # passes, which would otherwise stall pops for tens of milliseconds (bench/screen_pop.py)
     gc.collect()
     gc.freeze()
-    consumer_ = PopConsumer(ctx.bus, PopBuilder(factory, kb), consumer=consumer or "bridge")
     while True:  # Redis down at start, or a bug: start over (the group keeps our place)
         try:
-            await consumer_.run()
+            await consumer.run()
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -22,6 +22,8 @@ from hotline.history.schemas import history_json
 from hotline.history.services import CallerHistory, caller_history
 from hotline.kb.search import KnowledgeBase
 
+from .notifier import encode
+
 log = logging.getLogger(__name__)
 
 KB_HITS = 5
@@ -52,6 +54,8 @@ class PopBuilder:
         self.kb_limit = kb_limit
         self.clock = clock
         self._cache: OrderedDict[str, tuple[dict[str, Any] | None, list[dict[str, Any]]]] = OrderedDict()
+        # call id → (its cached content, that content as JSON): read ahead with keep_json=True
+        self._encoded: dict[str, tuple[tuple[dict[str, Any] | None, list[dict[str, Any]]], str]] = {}
 
     def lookup(self, call: dict[str, Any], reader: str, *, reason: str = "screen_pop") -> tuple[dict | None, list]:
         """History and KB hits for a call snapshot, read on behalf of `reader`, the read audited and committed
@@ -63,10 +67,11 @@ class PopBuilder:
                 session.commit()
         return history, hits
 
-    def read(self, call: dict[str, Any], reader: str, *, reason: str = "screen_pop"
+    def read(self, call: dict[str, Any], reader: str, *, reason: str = "screen_pop", keep_json: bool = False
              ) -> tuple[dict | None, list, dict[str, Any] | None]:
         """History and KB hits, plus the audit entry the caller must write (`hotline.audit.services.record`
-        keywords; None when no personal data was read). Nothing is written here."""
+        keywords; None when no personal data was read). Nothing is written here. `keep_json`: keep their JSON
+        too (`encoded`), so that a pop built later from the cache is not encoded on its path (the read-ahead)."""
         number = call.get("caller_number") or None
         history = None
         if number:
@@ -79,7 +84,7 @@ class PopBuilder:
                 hits = [h.as_pop() for h in self.kb.hits_for_call(category, limit=self.kb_limit)]
             except Exception:  # the pop goes out without suggestions rather than not at all
                 log.exception("KB hits for call %s failed", call.get("call_id"))
-        self._remember(call["call_id"], history, hits)
+        self._remember(call["call_id"], history, hits, content_json(history, hits) if keep_json else None)
         return history, hits, self.audit_for(call, reader, history, reason)
 
     def audit_for(self, call: dict[str, Any], reader: str, history: dict | None, reason: str = "screen_pop"
@@ -95,14 +100,30 @@ class PopBuilder:
     def cached(self, call_id: str) -> tuple[dict | None, list] | None:
         return self._cache.get(call_id)
 
+    def encoded(self, call_id: str, content: tuple[dict | None, list]) -> str | None:
+        """`content` (what `cached` returned) as JSON (`content_json`), if it was read with `keep_json=True`."""
+        entry = self._encoded.get(call_id)
+        return entry[1] if entry is not None and entry[0] is content else None  # not an older read's
+
     def forget(self, call_id: str) -> None:
         self._cache.pop(call_id, None)
+        self._encoded.pop(call_id, None)
 
-    def _remember(self, call_id: str, history: dict | None, hits: list) -> None:
-        self._cache[call_id] = (history, hits)
+    def _remember(self, call_id: str, history: dict | None, hits: list, encoded: str | None = None) -> None:
+        content = (history, hits)
+        if encoded is None:
+            self._encoded.pop(call_id, None)
+        else:
+            self._encoded[call_id] = (content, encoded)
+        self._cache[call_id] = content
         self._cache.move_to_end(call_id)
         while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+            self._encoded.pop(self._cache.popitem(last=False)[0], None)
+
+
+def content_json(history: dict | None, hits: list) -> str:
+    """A pop's `history` and `kb_hits` members as JSON text (without braces), as `encode` writes them."""
+    return '"history":' + encode(history) + ',"kb_hits":' + encode(hits)
 
 
 def make_pop(kind: str, call: dict[str, Any], agent_id: str, ts: float, history: dict | None, hits: list,

@@ -1,5 +1,9 @@
 """A rig for the pop and control tests: pbxsim over a real AMI socket → AmiClient → BridgeService → `calls`
-stream in a real Redis → PopConsumer → `agent:<id>` streams; history and KB in the real test database."""
+stream in a real Redis → PopConsumer → `agent:<id>` streams; history and KB in the real test database.
+
+As in the bridge role, the publisher sends the ringing and answered pops with their `calls` entry
+(bridge.pops.early) through the running consumer; while the consumer is stopped (a crash of the pops, the
+bridge going on) the entries go out alone, as a bridge without pops publishes them. `early=False`: never."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from bridge.pops.bus_consumer import PopConsumer
+from bridge.pops.early import EarlyPops
 from bridge.pops.services import PopBuilder
 from bridge.service import BridgeService
 from hotline.ami.client import AmiClient
@@ -62,16 +67,18 @@ def seed_history(factory, number: str = NUMBER) -> dict[str, Any]:  # type: igno
 
 class Rig:
     def __init__(self, redis_async, factory, *, prefix: str = "test-pops:", consumer: str = "c1",  # type: ignore[no-untyped-def]
-                 config: SimConfig | None = None) -> None:
+                 config: SimConfig | None = None, early: bool = True, builder: PopBuilder | None = None) -> None:
         self.bus = EventBus(redis_async, prefix=prefix)
         self.factory = factory
         self.sim = Simulator(config or SimConfig(ami_port=0, agi_url=None, conf_mark_citizen=True,
                                                  default_seat=SeatBehaviour(answer_delay=Constant(1.0)),
                                                  gateway_answer_delay=1.0), scale=SCALE)
         self.kb = KnowledgeBase(factory)
-        self.builder = PopBuilder(factory, self.kb)
+        self.builder = builder or PopBuilder(factory, self.kb)
         self.consumer_name = consumer
         self.consumer: PopConsumer | None = None
+        self.use_early = early
+        self.early: EarlyPops | None = None  # the running consumer's, when pops ride with their entries
         self._task: asyncio.Task[None] | None = None
         self.ami: AmiClient | None = None
         self.bridge: BridgeService | None = None
@@ -80,7 +87,7 @@ class Rig:
         await self.sim.start()
         self.ami = AmiClient("127.0.0.1", self.sim.ami_port, "hotline", "hotline-secret", ping_interval=1.0,
                              action_timeout=5.0)
-        self.bridge = BridgeService(self.ami, self.bus)
+        self.bridge = BridgeService(self.ami, self.bus, publish=self._publish)
         await self.bridge.start()
         await self.ami.connect(timeout=5)
         await until(lambda: self.bridge.resyncs >= 1)
@@ -92,9 +99,16 @@ class Rig:
                                     audit_session_factory=audit_session_factory)
         await self.consumer.ensure_group()
         self._task = asyncio.create_task(self.consumer.run())
+        if self.use_early:
+            self.early = EarlyPops(self.consumer)
         return self.consumer
 
+    async def _publish(self, stream: str, events: list[dict[str, Any]]) -> list[str]:
+        early = self.early
+        return await (early.publish(stream, events) if early is not None else self.bus.publish_many(stream, events))
+
     async def stop_consumer(self) -> None:
+        self.early = None
         if self._task is not None:
             await cancel_and_wait([self._task])  # a Redis read may swallow one cancellation
             self._task = None
