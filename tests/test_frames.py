@@ -9,6 +9,7 @@ import pytest
 
 from hotline.ami.frames import Frame, FrameDecoder, encode_frame
 from hotline.traces import SCENARIOS, load_ami_bytes, traces_dir
+from tests.ami.both import on_both_decoders  # noqa: F401  (every test here runs on both decoders)
 
 
 def recorded_frames(scenario: str) -> list[dict[str, str]]:

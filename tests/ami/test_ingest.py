@@ -12,6 +12,7 @@ from hotline.ami.client import Resync
 from hotline.ami.frames import EventFilter, Frame, FrameDecoder, parse_block
 from hotline.traces import SCENARIOS, load_ami
 from tests.ami.ami_script_server import ScriptServer
+from tests.ami.both import on_both_decoders  # noqa: F401  (every test here runs on both decoders)
 
 RECORDED = [tf for name in SCENARIOS for tf in load_ami(name)[1]]
 STREAM = b"Asterisk Call Manager/11.0.0\r\n" + "".join(tf.raw for tf in RECORDED).encode()

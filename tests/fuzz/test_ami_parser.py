@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from hotline.ami.events import EVENT_TYPES, parse_event
 from hotline.ami.frames import EventFilter, Frame, FrameDecoder, encode_frame, parse_block
+from tests.ami.both import on_both_decoders  # noqa: F401  (every test here runs on both decoders)
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 GOOD = {"Event": "Newstate", "Privilege": "call,all", "Channel": "PJSIP/1001-00000001",
