@@ -11,14 +11,17 @@ filter, so the stream carries the VarSet/RTCPSent noise. In the same run, and ov
   bridge's path before the listener options), against a minimal AMI server on loopback that answers the
   login and the resync, then sends the same bytes;
 - `client`: the same with the bridge role's listener (`events=`/`varsets=` of the tracker, `typed=False`).
-Labelled separately, `asterisk_*`: the same readers on the stream as Asterisk sends it under our
-manager.conf eventfilters (asterisk_config.ami_privileges EXCLUDED_EVENTS / EXCLUDED_VARSETS dropped).
+These use the default decoder, the C one (hotline/ami/_speedups.c) when it is built; `pure_tracker`,
+`pure_filtered`, `pure_client_typed` and `pure_client` are the same readers on hotline/ami/frames.py's
+Python decoder, alternated with them in the same rounds. Labelled separately, `asterisk_*`: the default
+decoder's readers on the stream as Asterisk sends it under our manager.conf eventfilters
+(asterisk_config.ami_privileges EXCLUDED_EVENTS / EXCLUDED_VARSETS dropped).
 Every rate counts the frames of the stream that was sent (skipped ones included) per second of wall time.
 Each reader runs `ROUNDS` times, alternating; the best round counts (the machine is shared, so the load
 average before and after is recorded). Then `cpu_*`: where the time goes, each step alone in process and
 in CPU microseconds per frame (the raw reader's split, decoding with and without the filter, a full parse,
-the tracker on every frame and on the frames the filter keeps); `tracker_only_events_per_s` and
-`parse_block_frames_per_s` are the same figures as rates.
+the tracker on every frame and on the frames the filter keeps), for the C decoder and (`cpu_pure_*`) the
+Python one; `tracker_only_events_per_s` and `parse_block_frames_per_s` are the same figures as rates.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from asterisk_config.ami_privileges import EXCLUDED_EVENTS, EXCLUDED_VARSETS
 from bench.common import write_results
 from bridge.calls.tracker import IVR_VARIABLES, CallTracker
 from bridge.replay import renumber, replay_bytes, scenario_frames
+from hotline.ami import frames as frames_module
 from hotline.ami.client import AmiClient, Resync
 from hotline.ami.frames import EventFilter, Frame, FrameDecoder, encode_frame, parse_block
 from hotline.traces import SCENARIOS
@@ -85,13 +89,15 @@ TRACKED = EventFilter.of(CallTracker().wanted_events, IVR_VARIABLES)
 
 class TrackerReader:
     event_filter: EventFilter | None = None
+    pure: bool | None = None  # None: the default decoder (the C one when it is built)
 
     def __init__(self) -> None:
         self.tracker = CallTracker()
         self.events = 0
 
     def __call__(self, sock: socket.socket) -> int:
-        decoder, feed, frames, events = FrameDecoder(event_filter=self.event_filter), self.tracker.feed, 0, 0
+        decoder = FrameDecoder(event_filter=self.event_filter, pure=self.pure)
+        feed, frames, events = self.tracker.feed, 0, 0
         while chunk := sock.recv(RECV):
             now = time.time()
             batch = decoder.feed(chunk)
@@ -106,6 +112,14 @@ class FilteredReader(TrackerReader):
     event_filter = TRACKED
 
 
+class PureTrackerReader(TrackerReader):
+    pure = True
+
+
+class PureFilteredReader(FilteredReader):
+    pure = True
+
+
 def _reply(request: dict[str, str]) -> list[dict[str, str]]:
     action, action_id = request.get("Action", "").lower(), request.get("ActionID", "")
     if action in ("queuestatus", "coreshowchannels"):
@@ -116,8 +130,9 @@ def _reply(request: dict[str, str]) -> list[dict[str, str]]:
     return [{"Response": "Success", "ActionID": action_id, **extra}]
 
 
-async def _client_round(data: bytes, expected: int, bridge_listener: bool) -> tuple[float, CallTracker]:
-    """Seconds from the first event byte sent to the last expected event through AmiClient + tracker."""
+async def _client_round(data: bytes, expected: int, bridge_listener: bool, pure: bool) -> tuple[float, CallTracker]:
+    """Seconds from the first event byte sent to the last expected event through AmiClient + tracker
+    (`pure`: the client's decoder is the Python one)."""
     body = data.partition(b"\r\n")[2]  # the client's own login/resync come first; then the recorded stream
     started: list[float] = []
 
@@ -146,6 +161,7 @@ async def _client_round(data: bytes, expected: int, bridge_listener: bool) -> tu
         if seen[0] >= expected:
             done.set()
 
+    default, frames_module.PURE = frames_module.PURE, pure or frames_module.PURE  # what the client's decoder takes
     client = AmiClient("127.0.0.1", port, "bench", "bench", action_timeout=30.0, ping_interval=300.0)
     if bridge_listener:  # what bridge/service.py's role registers
         client.add_listener(listener, events=TRACKED.events, varsets=TRACKED.varsets, typed=False)
@@ -156,6 +172,7 @@ async def _client_round(data: bytes, expected: int, bridge_listener: bool) -> tu
         await asyncio.wait_for(done.wait(), 120)
         elapsed = time.perf_counter() - started[0]
     finally:
+        frames_module.PURE = default
         await client.close()
         server.close()
         await server.wait_closed()
@@ -189,11 +206,14 @@ def _counts(data: bytes) -> tuple[int, int, int]:
 
 
 def _run(data: bytes, counts: tuple[int, int, int], prefix: str, best: dict[str, tuple[float, int]],
-         check: dict[str, TrackerReader]) -> None:
-    """One round of every reader over `data` (only counts are held meanwhile: no frames alive for the GC)."""
+         check: dict[str, TrackerReader], pure: bool) -> None:
+    """One round of every reader over `data` (only counts are held meanwhile: no frames alive for the GC);
+    `pure`: also the readers on the Python decoder."""
     total, events, tracked = counts
-    readers: tuple[tuple[str, Callable[[], Callable[[socket.socket], int]]], ...] = (
-        ("raw", lambda: raw_reader), ("tracker", TrackerReader), ("filtered", FilteredReader))
+    readers: list[tuple[str, Callable[[], Callable[[socket.socket], int]]]] = [
+        ("raw", lambda: raw_reader), ("tracker", TrackerReader), ("filtered", FilteredReader)]
+    if pure:
+        readers += [("pure_tracker", PureTrackerReader), ("pure_filtered", PureFilteredReader)]
     for name, make in readers:
         reader = make()
         elapsed, frames = _timed(data, reader)
@@ -204,8 +224,12 @@ def _run(data: bytes, counts: tuple[int, int, int], prefix: str, best: dict[str,
             check[prefix + name] = reader
         _keep(best, prefix + name, elapsed, frames)
     # the bridge's real path: the recordings' own login replies go to the client's action matching
-    for name, bridge_listener in (("client_typed", False), ("client", True)):
-        elapsed, tracker = asyncio.run(_client_round(data, tracked if bridge_listener else events, bridge_listener))
+    clients = [("client_typed", False, False), ("client", True, False)]
+    if pure:
+        clients += [("pure_client_typed", False, True), ("pure_client", True, True)]
+    for name, bridge_listener, pure_decoder in clients:
+        elapsed, tracker = asyncio.run(
+            _client_round(data, tracked if bridge_listener else events, bridge_listener, pure_decoder))
         _check(prefix + name, tracker)
         _keep(best, prefix + name, elapsed, total)
 
@@ -240,8 +264,8 @@ def where_the_time_goes(data: bytes) -> dict[str, float]:
             parts = (buffer + chunk).split(b"\r\n\r\n")
             buffer = parts.pop()
 
-    def decode(wanted: EventFilter | None) -> None:
-        feed = FrameDecoder(event_filter=wanted).feed
+    def decode(wanted: EventFilter | None, pure: bool | None) -> None:
+        feed = FrameDecoder(event_filter=wanted, pure=pure).feed
         for chunk in chunks:
             feed(chunk)
 
@@ -249,9 +273,9 @@ def where_the_time_goes(data: bytes) -> dict[str, float]:
         for text in texts:
             parse_block(text)
 
-    def track(wanted: EventFilter | None) -> tuple[float, int]:
+    def track(wanted: EventFilter | None, pure: bool | None) -> tuple[float, int]:
         """CPU seconds in `CallTracker.feed` alone (the decoding of each read is not counted), and frames fed."""
-        decoder, feed, spent, fed = FrameDecoder(event_filter=wanted), CallTracker().feed, 0.0, 0
+        decoder, feed, spent, fed = FrameDecoder(event_filter=wanted, pure=pure), CallTracker().feed, 0.0, 0
         for chunk in chunks:
             batch = decoder.feed(chunk)
             start = time.process_time()
@@ -262,17 +286,17 @@ def where_the_time_goes(data: bytes) -> dict[str, float]:
         return spent, fed
 
     texts = data.decode().split("\r\n\r\n")[1:-1]
-    figures = {
-        "cpu_raw_split_us_per_frame": _cpu_us(split, total),
-        "cpu_decode_us_per_frame": _cpu_us(lambda: decode(None), total),
-        "cpu_decode_filtered_us_per_frame": _cpu_us(lambda: decode(TRACKED), total),
-        "cpu_parse_block_us_per_frame": _cpu_us(lambda: parse(texts), len(texts)),
-    }
-    for name, wanted in (("all", None), ("kept", TRACKED)):
-        spent, fed = min(track(wanted) for _ in range(ROUNDS))
-        figures[f"cpu_tracker_{name}_us_per_frame"] = spent / fed * 1e6
-        if wanted is not None:
-            figures["filtered_kept_frames"] = fed
+    figures = {"cpu_raw_split_us_per_frame": _cpu_us(split, total)}
+    for label, pure in (("", None), ("pure_", True)):
+        figures[f"cpu_{label}decode_us_per_frame"] = _cpu_us(lambda pure=pure: decode(None, pure), total)
+        figures[f"cpu_{label}decode_filtered_us_per_frame"] = _cpu_us(lambda pure=pure: decode(TRACKED, pure), total)
+    figures["cpu_parse_block_us_per_frame"] = _cpu_us(lambda: parse(texts), len(texts))
+    for label, pure in (("", None), ("pure_", True)):
+        for name, wanted in (("all", None), ("kept", TRACKED)):
+            spent, fed = min(track(wanted, pure) for _ in range(ROUNDS))
+            figures[f"cpu_{label}tracker_{name}_us_per_frame"] = spent / fed * 1e6
+            if wanted is not None:
+                figures["filtered_kept_frames"] = fed
     return figures
 
 
@@ -284,8 +308,8 @@ def main() -> dict:
     best: dict[str, tuple[float, int]] = {}
     check: dict[str, TrackerReader] = {}
     for _ in range(ROUNDS):
-        _run(data, counts, "", best, check)
-        _run(sent_by_asterisk, asterisk_counts, "asterisk_", best, check)
+        _run(data, counts, "", best, check, pure=True)
+        _run(sent_by_asterisk, asterisk_counts, "asterisk_", best, check, pure=False)
     breakdown = where_the_time_goes(data)
 
     rate = {name: frames / elapsed for name, (elapsed, frames) in best.items()}
@@ -296,8 +320,10 @@ def main() -> dict:
         "call_events": check["tracker"].events,
         "tracker_only_events_per_s": 1e6 / breakdown["cpu_tracker_all_us_per_frame"],
         "parse_block_frames_per_s": 1e6 / breakdown["cpu_parse_block_us_per_frame"],
+        "decoder": "python" if frames_module.PURE else "c",  # what the rows without `pure_` used
     }
-    for name in ("raw", "tracker", "filtered", "client_typed", "client"):
+    for name in ("raw", "tracker", "filtered", "client_typed", "client",
+                 "pure_tracker", "pure_filtered", "pure_client_typed", "pure_client"):
         figures[f"{name}_events_per_s"] = rate[name]
         if name != "raw":
             figures[f"{name}_vs_raw"] = rate[name] / rate["raw"]
@@ -310,8 +336,8 @@ def main() -> dict:
     figures.update(breakdown)
     figures.update({"target_events_per_s": 30_000, "target_vs_raw": 0.5, "recv_bytes": RECV, "rounds": ROUNDS,
                     "load_average_1m_before": load_before[0], "load_average_1m_after": os.getloadavg()[0]})
-    if check["tracker"].events != check["filtered"].events:
-        raise RuntimeError("the filtered reader produced different call events")
+    if len({check[name].events for name in ("tracker", "filtered", "pure_tracker", "pure_filtered")}) != 1:
+        raise RuntimeError("the readers produced different call events")
     write_results("ami_ingest", figures)
     return figures
 
