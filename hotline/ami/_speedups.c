@@ -295,20 +295,19 @@ header_key(const char *p, Py_ssize_t n)
     return key;
 }
 
-/* A key frames._parse_text's fast path accepts, in ASCII: not empty, printable, no space (and no colon: the
- * caller cut it at the line's first colon). Non-ASCII keys pass there too, but only non-ASCII frames have
- * them, and those are left to Python. */
-static int
-plain_key(const char *p, Py_ssize_t n)
+/* Where the plain key at p ends (its colon), or NULL: a key frames._parse_text's fast path accepts, in
+ * ASCII, runs to the line's first colon and is not empty, printable, without a space. Non-ASCII keys pass
+ * there too, but only non-ASCII frames have them, and those are left to Python. */
+static const char *
+plain_key_end(const char *p, const char *end)
 {
-    if (n == 0)
-        return 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c <= 0x20 || c >= 0x7f)  /* (a CR or LF: this line has no colon, the one found is on a later line) */
-            return 0;
+    const char *q = p;
+    for (; q < end && *q != ':'; q++) {
+        unsigned char c = (unsigned char)*q;
+        if (c <= 0x20 || c >= 0x7f)  /* (a CR or LF too: a line without a colon) */
+            return NULL;
     }
-    return 1;
+    return q == p || q == end ? NULL : q;
 }
 
 /* Recent short values, direct-mapped by hash: most values repeat from frame to frame (Privilege, states,
@@ -370,8 +369,8 @@ make_headers(PyObject *text)
     Span spans[MAX_LINES];
     Py_ssize_t count = 0;
     for (;;) {
-        const char *colon = memchr(p, ':', (size_t)(end - p));
-        if (colon == NULL || end - colon < 2 || colon[1] != ' ' || !plain_key(p, colon - p) || count == MAX_LINES)
+        const char *colon = plain_key_end(p, end);
+        if (colon == NULL || end - colon < 2 || colon[1] != ' ' || count == MAX_LINES)
             Py_RETURN_NONE;
         const char *value = colon + 2, *eol = find_crlf(value, end);
         spans[count++] = (Span){(uint32_t)(p - base), (uint32_t)(colon - p), (uint32_t)(eol - value)};
@@ -477,7 +476,7 @@ static PyTypeObject HeadersType = {
     .tp_doc = PyDoc_STR("The headers of a plain frame, read from its text (made by Splitter)."),
     .tp_basicsize = offsetof(Headers, lines),
     .tp_itemsize = sizeof(Span),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,  /* (a Headers without text is no use) */
     .tp_dealloc = (destructor)Headers_dealloc,
     .tp_methods = Headers_methods,
 };

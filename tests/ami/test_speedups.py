@@ -187,6 +187,8 @@ def test_c_frames_read_their_headers_through_the_view() -> None:
     assert plain.getall("Channel") == ["PJSIP/a-1", "PJSIP/b-2"]
     assert odd._first is None and chinese._first is None  # left lazy, exactly as the Python decoder leaves them
     assert odd.get("Channel") == "padded" and chinese.get("Name") == "张三"
+    with pytest.raises(TypeError):
+        frames._speedups.Headers()  # only the decoder makes them
 
 
 def test_verdicts_agree_with_the_python_constants() -> None:
