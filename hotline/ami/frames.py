@@ -34,9 +34,6 @@ _MISSING, _UNSURE = -1, -2  # what `_value_at` answers besides the index of a va
 _UNKNOWN = object()  # a frame's event name not looked up yet
 _KEY_CACHE_MAX = 4096
 
-# The decoder new FrameDecoders use by default: the C one when it is built, unless HOTLINE_AMI_PURE=1.
-PURE = _speedups is None or os.environ.get("HOTLINE_AMI_PURE", "") not in ("", "0")
-
 
 def _value_at(text: str, key: str, at: int) -> int:
     """Where the value of the first `key: value` line starts, exactly as the careful parse reads it.
@@ -243,6 +240,16 @@ class Frame:
 
     def __repr__(self) -> str:
         return f"Frame(pairs={self.pairs!r}, errors={self.errors!r})"
+
+
+if _speedups is not None:
+    try:  # the C decoder fills Frame's slots: it checks their layout and refuses one it does not know
+        _speedups.Splitter(Frame, _UNKNOWN, None)
+    except TypeError:
+        _speedups = None
+
+# The decoder new FrameDecoders use by default: the C one when it is built, unless HOTLINE_AMI_PURE=1.
+PURE = _speedups is None or os.environ.get("HOTLINE_AMI_PURE", "") not in ("", "0")
 
 
 def encode_frame(pairs: Iterable[tuple[str, str]] | dict[str, str]) -> bytes:
