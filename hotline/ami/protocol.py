@@ -72,13 +72,17 @@ class AmiProtocol(AMIProtocol):
         # none is looked for (finding that a frame has none means reading it to its end).
         matching = bool(self.pending or self.abandoned)
         for frame in frames:
-            if frame.event is None and frame.response is None and not frame.errors:  # bad lines: reported by `errors`
-                self._malformed(frame, f"no Event/Response: {frame.headers}")
-            if not matching:
-                if frame.event is not None:
+            if frame.event is not None:
+                if not matching:
                     events.append(frame)
-                elif frame.response is not None:
-                    log.debug("reply to an action no one waits for (timed out?): %s", frame.action_id)
+                    continue
+            elif frame.response is None:
+                if not frame.errors:  # bad lines: reported by `errors`
+                    self._malformed(frame, f"no Event/Response: {frame.headers}")
+                if not matching:
+                    continue
+            elif not matching:
+                log.debug("reply to an action no one waits for (timed out?): %s", frame.action_id)
                 continue
             action_id = frame.get("ActionID")
             pending = self.pending.get(action_id) if action_id is not None else None
