@@ -5,7 +5,9 @@ Processes (spawned; the machine is shared, so figures move with its load, record
             recorded, talk 4 s, answer after 0.5 s); every AgentCalled is time-stamped (wall clock) as the
             simulator emits it onto its AMI socket;
 - bridge:   the real path: AmiClient → CallTracker → `calls` stream (Redis) → PopConsumer (caller history over
-            1,000,000 work orders, audit entry, KB hits over 50,000 articles) → `agent:<id>` streams;
+            1,000,000 work orders, audit entry, KB hits over 50,000 articles) → `agent:<id>` streams; as in the
+            bridge role, the ringing and answered pops whose read-ahead is ready ride with their `calls` entry
+            (bridge.pops.early: one script XADDs both) and the consumer audits them;
 - console:  the real agent console: `agent_console.create_app` with every router, served by uvicorn as the
             `console` role serves it (same options, the default asyncio loop); the 500 seat users log in
             through POST /login and their `/ws` sockets are fed by the process's fan-out hub;
@@ -15,7 +17,11 @@ Processes (spawned; the machine is shared, so figures move with its load, record
             Origin, `resume` as the page sends it) and its bare socket in the same process, so both paths
             meet the same client; a frame's arrival is the wall time it is read.
 
-Latency = arrival − AgentCalled emission, per call, for both paths; the first WARMUP_S are not counted. The
+Latency = arrival − AgentCalled emission, per call, for both paths; the first WARMUP_S are not counted. Where
+a pop's time goes: the Redis ids of its `calls` entry and of the pop (1 ms steps), and wall-clock stamps taken
+on the way (the bridge's `ts`, its publisher taking up the batch, the console hub reading the pop, its socket
+having sent it): `listener_to_publisher`, `publisher_to_hub_read` (encoding, the script, Redis waking the
+hub), `hub_read_to_sent`, `sent_to_browser`, with the mean of each over the slowest 1% (`tail_mean_*`). The
 measured calls are also cut into BENCH_POP_WINDOWS consecutive windows (p99 of each, and the best). Every
 process records its collector pauses and event-loop stalls (≥ STALL_MS) as wall-clock intervals, and each
 pop slower than the target is laid against them (`slow_pops_during_<process>_stall`): that names the process
@@ -235,12 +241,14 @@ def bridge_process(ports: Any, go: Any, stop: Any, ami_port: int, redis_url: str
 
 async def _bridge(ports: Any, go: Any, stop: Any, ami_port: int, redis_url: str, db_url: str) -> None:
     from bridge.pops.bus_consumer import PopConsumer
+    from bridge.pops.early import EarlyPops
     from bridge.pops.services import PopBuilder
     from bridge.service import BridgeService
     from hotline.ami.client import AmiClient
     from hotline.bus import EventBus
     from hotline.db import make_engine, make_session_factory
     from hotline.kb.search import KnowledgeBase
+    from hotline.tasks import cancel_and_wait
 
     factory = make_session_factory(make_engine(db_url))
     kb = KnowledgeBase(factory)
@@ -253,10 +261,20 @@ async def _bridge(ports: Any, go: Any, stop: Any, ami_port: int, redis_url: str,
     watcher = asyncio.create_task(stalls.watch(go))
     bus = EventBus.from_url(redis_url)  # the console's prefix: the bench's Redis is its own
     ami = AmiClient("127.0.0.1", ami_port, "hotline", "hotline-secret", ping_interval=5.0)
-    service = BridgeService(ami, bus, only_tracked=True)
+    consumer = PopConsumer(bus, PopBuilder(factory, kb), consumer="bench", start_id="$", block_ms=1000)
+    early = EarlyPops(consumer)  # as bridge.service.run_role wires it: pops ride with their `calls` entry
+    published: dict[str, float] = {}  # call id → when the publisher took up the batch with its call.ringing
+
+    async def publish(stream: str, events: list[dict[str, Any]]) -> list[str]:
+        t = time.time()
+        for event in events:
+            if event.get("type") == "call.ringing":
+                published[event["call_id"]] = t
+        return await early.publish(stream, events)
+
+    service = BridgeService(ami, bus, only_tracked=True, publish=publish)
     await service.start()
     await ami.connect(timeout=10)
-    consumer = PopConsumer(bus, PopBuilder(factory, kb), consumer="bench", start_id="$", block_ms=1000)
     spent: list[float] = []  # time the consumer spends turning a call.ringing into its pop
     pops_for = consumer.pops_for
 
@@ -272,11 +290,11 @@ async def _bridge(ports: Any, go: Any, stop: Any, ami_port: int, redis_url: str,
     ports.put(("bridge", 1))
     while not stop.is_set():
         await asyncio.sleep(0.05)
-    task.cancel()
-    watcher.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait([task, watcher])  # a Redis read may swallow one cancellation (hotline.tasks)
     ports.put(("pops_sent", consumer.pops_sent))
+    ports.put(("pops_with_their_entry", early.rode))
+    ports.put(("times:bridge", published))
+    ports.put(("pops_left_to_consumer", early.left))
     ports.put(("consumer_ringing_p50_ms", percentile(spent, 50) if spent else None))
     ports.put(("consumer_ringing_p99_ms", percentile(spent, 99) if spent else None))
     ports.put(("stalls:bridge", stalls.report()))
@@ -303,6 +321,7 @@ async def _console(ports: Any, go: Any, stop: Any, redis_url: str, db_url: str, 
     settings = Settings(session_key=SecretStr(SESSION_KEY), redis_url=redis_url, database_url=db_url,
                         ami_port=ami_port, ami_secret=SecretStr("hotline-secret"), console_port=free_port())
     ctx = RoleContext(settings=settings, redis_url=redis_url)
+    times = _stamp_console()
     server = server_for(ctx, await pbx_link(ctx), password_hasher=cheap_hasher())
     for name in ("uvicorn.error", "uvicorn.access"):  # not 1,500 lines of logins and "connection open"
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -315,11 +334,37 @@ async def _console(ports: Any, go: Any, stop: Any, redis_url: str, db_url: str, 
     while not stop.is_set():
         await asyncio.sleep(0.05)
     watcher.cancel()
+    ports.put(("times:console", times))
     ports.put(("stalls:console", stalls.report()))
     await ctx.close()  # the PBX is stopping too: no reconnect attempts to log
     server.should_exit = True
     await serving
     await server.config.app.state.hub.aclose()
+
+
+def _stamp_console() -> dict[str, dict[str, float]]:
+    """Wall times of each ringing pop in the console: read by the hub (`read`), sent on its socket (`sent`)."""
+    from agent_console import hub, ws
+
+    times: dict[str, dict[str, float]] = {"read": {}, "sent": {}}
+    dispatch, send_event = hub._Reader._dispatch, ws.ConsoleSocket._send_event
+
+    def stamped_dispatch(self: Any, read: Any, batches: list) -> None:  # type: ignore[type-arg]
+        t = time.time()
+        for _stream, entries in batches:
+            for _id, event, _raw in entries:
+                if event is not None and event.get("type") == "pop.ringing":
+                    times["read"].setdefault(event["call_id"], t)
+        dispatch(self, read, batches)
+
+    async def stamped_send(self: Any, entry_id: str, event: dict, raw: str | None = None) -> None:  # type: ignore[type-arg]
+        await send_event(self, entry_id, event, raw)
+        if event.get("type") == "pop.ringing":
+            times["sent"].setdefault(event["call_id"], time.time())
+
+    hub._Reader._dispatch = stamped_dispatch  # type: ignore[method-assign]
+    ws.ConsoleSocket._send_event = stamped_send  # type: ignore[method-assign]
+    return times
 
 
 # --- the baseline: AMI frame straight to the websocket -------------------------------------------------
@@ -554,8 +599,11 @@ def main() -> dict:
         for i in range(BROWSERS):
             reports[f"browsers{i}"] = _wait(ports, f"stalls:browsers{i}", 60)
         stop.set()
-        for name in ("pops_sent", "consumer_ringing_p50_ms", "consumer_ringing_p99_ms"):
+        for name in ("pops_sent", "pops_with_their_entry", "pops_left_to_consumer", "consumer_ringing_p50_ms",
+                     "consumer_ringing_p99_ms"):
             figures[name] = _wait(ports, name, 30)
+        published_at = _wait(ports, "times:bridge", 30)
+        console_times = _wait(ports, "times:console", 30)
         for name in ("pbx", "bridge", "console", "bare"):
             reports[name] = _wait(ports, f"stalls:{name}", 30)
         emitted = json.loads(out.read_text())
@@ -588,9 +636,23 @@ def main() -> dict:
         "calls_xadd_to_pop_xadd": [(hops[c][2] - hops[c][1]) * 1000 for c in counted if c in hops],
         "pop_xadd_to_browser": [(pops_at[c] - hops[c][2]) * 1000 for c in counted if c in hops],  # 1 ms ids
     }
+    # the same path in wall-clock stamps (µs, not Redis's 1 ms ids): bridge listener → publisher task, publisher
+    # → console hub read (encoding, the script, Redis waking the hub's XREAD), hub → sent, sent → browser
+    read_at, sent_at = console_times["read"], console_times["sent"]
+    timed = [c for c in counted if c in hops and c in published_at and c in read_at and c in sent_at and c in pops_at]
+    wall_spans = {"listener_to_publisher": lambda c: published_at[c] - hops[c][0],
+                  "publisher_to_hub_read": lambda c: read_at[c] - published_at[c],
+                  "hub_read_to_sent": lambda c: sent_at[c] - read_at[c],
+                  "sent_to_browser": lambda c: pops_at[c] - sent_at[c]}
+    hop_values |= {name: [span(c) * 1000 for c in timed] for name, span in wall_spans.items()}
     for name, values in hop_values.items():
-        figures[f"{name}_p50_ms"] = percentile(values, 50)
-        figures[f"{name}_p99_ms"] = percentile(values, 99)
+        figures[f"{name}_p50_ms"] = percentile(values, 50) if values else None
+        figures[f"{name}_p99_ms"] = percentile(values, 99) if values else None
+    # the slowest 1% of pops: the mean of each span (which one the tail is made of)
+    slowest = sorted(timed, key=lambda c: pops_at[c] - counted[c])[-max(1, len(timed) // 100):]
+    wall_spans = {"to_bridge": lambda c: hops[c][0] - counted[c]} | wall_spans
+    for name, span in wall_spans.items():
+        figures[f"tail_mean_{name}_ms"] = sum(span(c) for c in slowest) * 1000 / len(slowest) if slowest else None
     # consecutive windows of the measured calls: is the tail steady or one bad moment?
     ordered = sorted(counted.items(), key=lambda item: item[1])
     size = max(1, len(ordered) // WINDOWS)
@@ -609,8 +671,8 @@ def main() -> dict:
     slow_bare = {c: (t, bare_at[c]) for c, t in counted.items() if c in bare_at and (bare_at[c] - t) * 1000 >
                  TARGET_P99_MS}
     figures["slow_pops"], figures["slow_bare"] = len(slow_pops), len(slow_bare)
-    for name in hop_values:  # which hop took most of each slow pop's time
-        figures[f"slow_pops_mostly_{name}"] = 0
+    for name in ("to_bridge", "tracker_to_calls_xadd", "calls_xadd_to_pop_xadd", "pop_xadd_to_browser"):
+        figures[f"slow_pops_mostly_{name}"] = 0  # which hop took most of each slow pop's time
     for c in slow_pops:
         if c in hops:
             spans = {"to_bridge": hops[c][0] - counted[c], "tracker_to_calls_xadd": hops[c][1] - hops[c][0],

@@ -141,7 +141,7 @@ class EarlyPops:
             owes.append(leaves)
             if leaves:
                 waiting.add(call_id)  # type: ignore[arg-type]
-        ids = [str(i) for i in await self._script(keys=keys, args=args)]
+        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in await self._script(keys=keys, args=args)]
         self.rode += rode
         self.left += left
         for leaves, entry_id, event in zip(owes, ids, events, strict=True):

@@ -3,7 +3,7 @@ stream in a real Redis → PopConsumer → `agent:<id>` streams; history and KB 
 
 As in the bridge role, the publisher sends the ringing and answered pops with their `calls` entry
 (bridge.pops.early) through the running consumer; while the consumer is stopped (a crash of the pops, the
-bridge going on) the entries go out alone, as a bridge without pops publishes them. `early=False`: never."""
+bridge going on) the entries go out alone, as a bridge without pops publishes them."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def seed_history(factory, number: str = NUMBER) -> dict[str, Any]:  # type: igno
 
 class Rig:
     def __init__(self, redis_async, factory, *, prefix: str = "test-pops:", consumer: str = "c1",  # type: ignore[no-untyped-def]
-                 config: SimConfig | None = None, early: bool = True, builder: PopBuilder | None = None) -> None:
+                 config: SimConfig | None = None, builder: PopBuilder | None = None) -> None:
         self.bus = EventBus(redis_async, prefix=prefix)
         self.factory = factory
         self.sim = Simulator(config or SimConfig(ami_port=0, agi_url=None, conf_mark_citizen=True,
@@ -77,7 +77,6 @@ class Rig:
         self.builder = builder or PopBuilder(factory, self.kb)
         self.consumer_name = consumer
         self.consumer: PopConsumer | None = None
-        self.use_early = early
         self.early: EarlyPops | None = None  # the running consumer's, when pops ride with their entries
         self._task: asyncio.Task[None] | None = None
         self.ami: AmiClient | None = None
@@ -99,8 +98,7 @@ class Rig:
                                     audit_session_factory=audit_session_factory)
         await self.consumer.ensure_group()
         self._task = asyncio.create_task(self.consumer.run())
-        if self.use_early:
-            self.early = EarlyPops(self.consumer)
+        self.early = EarlyPops(self.consumer)
         return self.consumer
 
     async def _publish(self, stream: str, events: list[dict[str, Any]]) -> list[str]:
