@@ -191,6 +191,8 @@ async def run(args: argparse.Namespace) -> int:
         else:
             await roles
     finally:
+        # the simulated PBX goes away on purpose: the AMI client's reconnect attempts meanwhile are not news
+        logging.getLogger("hotline.ami.client").setLevel(logging.ERROR)
         await sim.stop()
         await asyncio.sleep(0.5)  # let the last call events reach the bus
         pops = await pops_delivered(ctx.bus)
