@@ -53,9 +53,9 @@ class PopBuilder:
         self.kb = kb
         self.kb_limit = kb_limit
         self.clock = clock
-        self._cache: OrderedDict[str, tuple[dict[str, Any] | None, list[dict[str, Any]]]] = OrderedDict()
-        # call id → (its cached content, that content as JSON): read ahead with keep_json=True
-        self._encoded: dict[str, tuple[tuple[dict[str, Any] | None, list[dict[str, Any]]], str]] = {}
+        # call id → (its content: history and KB hits, that content as JSON when read with keep_json=True)
+        self._cache: OrderedDict[str, tuple[tuple[dict[str, Any] | None, list[dict[str, Any]]], str | None]] = (
+            OrderedDict())
 
     def lookup(self, call: dict[str, Any], reader: str, *, reason: str = "screen_pop") -> tuple[dict | None, list]:
         """History and KB hits for a call snapshot, read on behalf of `reader`, the read audited and committed
@@ -98,27 +98,22 @@ class PopBuilder:
                            "calls": len(history["calls"])}, "at": self.clock()}
 
     def cached(self, call_id: str) -> tuple[dict | None, list] | None:
-        return self._cache.get(call_id)
+        entry = self._cache.get(call_id)
+        return None if entry is None else entry[0]
 
     def encoded(self, call_id: str, content: tuple[dict | None, list]) -> str | None:
         """`content` (what `cached` returned) as JSON (`content_json`), if it was read with `keep_json=True`."""
-        entry = self._encoded.get(call_id)
-        return entry[1] if entry is not None and entry[0] is content else None  # not an older read's
+        entry = self._cache.get(call_id)
+        return entry[1] if entry is not None and entry[0] is content else None  # not a newer read's (threads)
 
     def forget(self, call_id: str) -> None:
         self._cache.pop(call_id, None)
-        self._encoded.pop(call_id, None)
 
     def _remember(self, call_id: str, history: dict | None, hits: list, encoded: str | None = None) -> None:
-        content = (history, hits)
-        if encoded is None:
-            self._encoded.pop(call_id, None)
-        else:
-            self._encoded[call_id] = (content, encoded)
-        self._cache[call_id] = content
+        self._cache[call_id] = ((history, hits), encoded)
         self._cache.move_to_end(call_id)
         while len(self._cache) > CACHE_SIZE:
-            self._encoded.pop(self._cache.popitem(last=False)[0], None)
+            self._cache.popitem(last=False)
 
 
 def content_json(history: dict | None, hits: list) -> str:
