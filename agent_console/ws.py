@@ -29,7 +29,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, WebSocket, WebSocketException
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from hotline.bus import EventBus, agent_stream
+from hotline.bus import EventBus, agent_stream, encode
 from hotline.security import Principal, Role
 
 from .agent_state import confirmed_state
@@ -105,7 +105,7 @@ class ConsoleSocket:
         self.send_lock = asyncio.Lock()
 
     async def send(self, frame: dict[str, Any]) -> None:
-        await self.send_text(json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str))
+        await self.send_text(encode(frame))
 
     async def send_text(self, text: str) -> None:
         async with self.send_lock:

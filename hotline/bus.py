@@ -28,6 +28,11 @@ POOL_SIZE = 100  # connections per process; more concurrent commands wait for on
 POOL_WAIT_S = 20.0
 
 
+def encode(event: dict[str, Any]) -> str:
+    """An event as the streams (and the console's websockets) carry it: compact JSON, Chinese kept as is."""
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def agent_stream(agent_id: str) -> str:
     return f"agent:{agent_id}"
 
@@ -49,15 +54,13 @@ class EventBus:
         return self.prefix + "stream:" + stream
 
     async def publish(self, stream: str, event: dict[str, Any], maxlen: int = DEFAULT_MAXLEN) -> str:
-        payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
-        return await self.redis.xadd(self.key(stream), {"data": payload}, maxlen=maxlen, approximate=True)
+        return await self.redis.xadd(self.key(stream), {"data": encode(event)}, maxlen=maxlen, approximate=True)
 
     async def publish_many(self, stream: str, events: list[dict[str, Any]], maxlen: int = DEFAULT_MAXLEN) -> list[str]:
         """Several events in one round trip, all or none (MULTI/EXEC), in order."""
         async with self.redis.pipeline(transaction=True) as pipe:
             for event in events:
-                payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
-                pipe.xadd(self.key(stream), {"data": payload}, maxlen=maxlen, approximate=True)
+                pipe.xadd(self.key(stream), {"data": encode(event)}, maxlen=maxlen, approximate=True)
             return await pipe.execute()
 
     async def read_since(self, stream: str, last_id: str = "0-0", count: int = 1000) -> list[tuple[str, dict]]:

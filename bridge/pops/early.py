@@ -24,9 +24,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from bridge.pops.notifier import encode
 from bridge.pops.services import make_pop
-from hotline.bus import DEFAULT_MAXLEN, EventBus, agent_stream
+from hotline.bus import DEFAULT_MAXLEN, EventBus, agent_stream, encode
 
 if TYPE_CHECKING:
     from bridge.pops.bus_consumer import PopConsumer

@@ -4,15 +4,10 @@ from: one MULTI/EXEC, so after a crash an entry is either fully delivered and ac
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from hotline.bus import DEFAULT_MAXLEN, EventBus, agent_stream
-
-
-def encode(event: dict[str, Any]) -> str:
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
+from hotline.bus import DEFAULT_MAXLEN, EventBus, agent_stream, encode
 
 
 class PopNotifier:

@@ -18,11 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.audit.models import AuditEntry
 from hotline.audit.services import record
+from hotline.bus import encode
 from hotline.history.schemas import history_json
 from hotline.history.services import CallerHistory, caller_history
 from hotline.kb.search import KnowledgeBase
-
-from .notifier import encode
 
 log = logging.getLogger(__name__)
 
