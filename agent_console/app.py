@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hotline.bus import EventBus
 from hotline.settings import Settings
+from hotline.text import RefuseNulInUrls
 
 from . import resources, ws
 from .hub import STREAMS_PER_READER, StreamHub
@@ -86,6 +87,7 @@ def create_app(settings: Settings, session_factory: sessionmaker, bus: EventBus,
     for router, prefix in domain_routers() if routers is None else routers:
         app.include_router(router, prefix=prefix)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(RefuseNulInUrls)  # inside the security middleware: its 422 gets the security headers too
     app.add_middleware(ConsoleSecurityMiddleware, store=store,
                        allowed_origins=frozenset(o.rstrip("/") for o in allowed_origins))
 
