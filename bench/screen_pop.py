@@ -299,6 +299,7 @@ async def _bridge(ports: Any, go: Any, stop: Any, ami_port: int, redis_url: str,
     ports.put(("consumer_ringing_p99_ms", percentile(spent, 99) if spent else None))
     ports.put(("stalls:bridge", stalls.report()))
     await service.stop()
+    await early.aclose()
     await ami.close()
 
 

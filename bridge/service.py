@@ -146,7 +146,8 @@ async def run_role(ctx: RoleContext) -> None:
 
     pops = make_consumer(ctx)
     # ringing and answered pops ride with their `calls` entry when their read-ahead is ready
-    service = BridgeService(ami, ctx.bus, only_tracked=True, publish=EarlyPops(pops).publish)
+    early = EarlyPops(pops)
+    service = BridgeService(ami, ctx.bus, only_tracked=True, publish=early.publish)
     await service.start()
     readers = [asyncio.create_task(run_pops(ctx, pops), name="bridge-pops"),
                asyncio.create_task(run_controls(ctx), name="bridge-controls")]
@@ -155,3 +156,4 @@ async def run_role(ctx: RoleContext) -> None:
     finally:
         await cancel_and_wait(readers)
         await service.stop()
+        await early.aclose()

@@ -13,6 +13,8 @@ Stream names used across the platform:
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -21,6 +23,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError, ResponseError
 
 log = logging.getLogger(__name__)
 DEFAULT_MAXLEN = 100_000  # approximate trim: streams are a replay window, not the archive
@@ -135,14 +138,8 @@ class ManyStreamsReader:
     def __init__(self, bus: EventBus, block_ms: int, count: int = 500, name: str | None = None) -> None:
         self.bus = bus
         self.block_ms = block_ms
-        pool = bus.redis.connection_pool
-        kwargs = dict(pool.connection_kwargs)
-        kwargs["retry"] = Retry(NoBackoff(), 0)
-        if name:
-            kwargs["client_name"] = name  # seen in CLIENT LIST
         # a dead server that sends no reset must not hang the reader for ever; BLOCK 0 waits for ever by design
-        kwargs["socket_timeout"] = block_ms / 1000 + 10 if block_ms > 0 else None
-        self._pool = aioredis.ConnectionPool(connection_class=pool.connection_class, max_connections=1, **kwargs)
+        self._pool = _own_pool(bus, name, block_ms / 1000 + 10 if block_ms > 0 else None)
         self._connection: Any = None
         self._head = b"".join(_bulk(part) for part in ("XREAD", "COUNT", str(count), "BLOCK", str(block_ms),
                                                         "STREAMS"))
@@ -181,10 +178,65 @@ class ManyStreamsReader:
         await self._pool.disconnect()
 
 
-def _bulk(value: str) -> bytes:
-    data = value.encode()
+class DirectScript:
+    """A Lua script called on a Redis connection of its own, for one caller at a time on a hot path (the
+    bridge's publisher): the command is packed here and goes straight to the socket, without redis-py's
+    pool, retry wrapper and packing, ~0.2 ms less per call on an otherwise idle machine (bench/screen_pop).
+
+    No retries: a failure reaches the caller (which decides whether to try again) and drops the connection,
+    since a command cut half-way leaves it unusable; the next call connects again. After a Redis restart
+    (NOSCRIPT) the script is loaded again and the call repeated, as redis-py's `Script` does.
+    """
+
+    def __init__(self, bus: EventBus, source: str, name: str | None = None, timeout_s: float = 10.0) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+        self._pool = _own_pool(bus, name, timeout_s)
+        self._connection: Any = None
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, keys: list[str], args: list[str | int]) -> Any:
+        command = _command("EVALSHA", self.sha, len(keys), *keys, *args)
+        async with self._lock:
+            try:
+                return await self._send(command)
+            except NoScriptError:
+                await self._send(_command("SCRIPT", "LOAD", self.source))
+                return await self._send(command)
+
+    async def _send(self, command: bytes) -> Any:
+        if self._connection is None:
+            self._connection = await self._pool.get_connection()
+        try:
+            await self._connection.send_packed_command([command], check_health=False)
+            return await self._connection.read_response()
+        except ResponseError:  # a whole reply (NOSCRIPT, a script's error): the connection is fine
+            raise
+        except BaseException:  # cut off mid-command (error, timeout, cancellation): never reuse the connection
+            connection, self._connection = self._connection, None
+            await self._pool.release(connection)
+            await connection.disconnect()
+            raise
+
+    async def aclose(self) -> None:
+        await self._pool.disconnect()
+
+
+def _own_pool(bus: EventBus, name: str | None, socket_timeout: float | None) -> aioredis.ConnectionPool:
+    """A pool of one connection with the bus's settings, no retries, and a name seen in CLIENT LIST."""
+    pool = bus.redis.connection_pool
+    kwargs = dict(pool.connection_kwargs)
+    kwargs["retry"] = Retry(NoBackoff(), 0)
+    if name:
+        kwargs["client_name"] = name
+    kwargs["socket_timeout"] = socket_timeout
+    return aioredis.ConnectionPool(connection_class=pool.connection_class, max_connections=1, **kwargs)
+
+
+def _bulk(value: str | int) -> bytes:
+    data = str(value).encode()
     return b"$%d\r\n%b\r\n" % (len(data), data)
 
 
-def _command(*parts: str) -> bytes:
+def _command(*parts: str | int) -> bytes:
     return b"*%d\r\n" % len(parts) + b"".join(_bulk(part) for part in parts)

@@ -25,7 +25,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bridge.pops.services import make_pop
-from hotline.bus import DEFAULT_MAXLEN, EventBus, agent_stream, encode
+from hotline.bus import DEFAULT_MAXLEN, DirectScript, EventBus, agent_stream, encode
 
 if TYPE_CHECKING:
     from bridge.pops.bus_consumer import PopConsumer
@@ -90,10 +90,14 @@ class EarlyPops:
         self.consumer = consumer
         self.bus: EventBus = consumer.bus
         self.maxlen = maxlen
-        self._script = self.bus.redis.register_script(PUBLISH_SCRIPT)
+        # its own connection, straight to the socket: the publisher is the one caller, and the pop waits on it
+        self._script = DirectScript(self.bus, PUBLISH_SCRIPT, name=f"{self.bus.prefix}bridge-publisher")
         self._consumer_owes: dict[str, tuple[int, int]] = {}  # call id → its last entry with pops left to the consumer
         self.rode = 0  # pops published with their entry
         self.left = 0  # ringing/answered pops left to the consumer (read-ahead not ready, or an earlier pop owed)
+
+    async def aclose(self) -> None:
+        await self._script.aclose()
 
     def riders(self, event: dict[str, Any]) -> list[tuple[dict[str, Any], str, str]]:
         """The pops that can go out with `event` now, each with its JSON before and after its `source_id`
@@ -140,7 +144,7 @@ class EarlyPops:
             owes.append(leaves)
             if leaves:
                 waiting.add(call_id)  # type: ignore[arg-type]
-        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in await self._script(keys=keys, args=args)]
+        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in await self._script(keys, args)]
         self.rode += rode
         self.left += left
         for leaves, entry_id, event in zip(owes, ids, events, strict=True):

@@ -1,10 +1,14 @@
-"""The event bus on a real Redis: replay from a last id, and a foreign entry never blocks a reader."""
+"""The event bus on a real Redis: replay from a last id, a foreign entry never blocks a reader, and the
+publisher's direct script connection recovers from a flush, a kill and a cancellation."""
 
 from __future__ import annotations
 
 import asyncio
 
-from hotline.bus import EventBus, agent_stream
+import pytest
+from redis.exceptions import ConnectionError, RedisError, ResponseError
+
+from hotline.bus import DirectScript, EventBus, agent_stream
 
 
 async def test_read_since_replays_what_came_after_the_last_id(redis_async) -> None:  # type: ignore[no-untyped-def]
@@ -31,3 +35,40 @@ async def test_a_malformed_entry_is_skipped_and_the_reader_goes_on(redis_async) 
         raise AssertionError("subscription ended")
 
     assert (await asyncio.wait_for(first_event(), 5))["type"] == "call.started"
+
+
+async def test_a_direct_script_survives_a_script_flush_and_a_killed_connection(redis_async) -> None:  # type: ignore[no-untyped-def]
+    script = DirectScript(EventBus(redis_async), "return redis.call('INCRBY', KEYS[1], ARGV[1])", name="test-direct")
+    try:
+        assert await script(["n"], [2]) == 2  # first call: NOSCRIPT, loaded, repeated
+        await redis_async.script_flush()  # as after a Redis restart
+        assert await script(["n"], [3]) == 5
+        clients = [c for c in await redis_async.client_list() if c.get("name") == "test-direct"]
+        assert len(clients) == 1  # one connection, named, kept between calls
+        await redis_async.client_kill_filter(_id=clients[0]["id"])
+        with pytest.raises((ConnectionError, OSError, RedisError)):
+            await script(["n"], [1])  # the caller is told; whether INCRBY ran is unknown (as with any lost reply)
+        assert await script(["n"], [10]) in (15, 16)  # a new connection
+        assert int(await redis_async.get("n")) in (15, 16)
+        with pytest.raises(ResponseError, match="WRONGTYPE"):  # a script error is the caller's, the link stays
+            await redis_async.lpush("list", "x")
+            await script(["list"], [1])
+        assert await script(["n"], [0]) in (15, 16)
+    finally:
+        await script.aclose()
+
+
+async def test_a_direct_script_cancelled_mid_call_does_not_leave_a_reply_for_the_next(redis_async) -> None:  # type: ignore[no-untyped-def]
+    slow = "local t = redis.call('TIME'); local stop = t[1] * 1e6 + t[2] + ARGV[1]; " \
+           "repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] >= stop; return ARGV[2]"
+    script = DirectScript(EventBus(redis_async), slow)
+    try:
+        await script(["k"], [0, "warm"])
+        call = asyncio.create_task(script(["k"], [200_000, "late"]))
+        await asyncio.sleep(0.05)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert await script(["k"], [0, "mine"]) == "mine"  # not the cancelled call's "late"
+    finally:
+        await script.aclose()

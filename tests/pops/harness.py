@@ -106,7 +106,9 @@ class Rig:
         return await (early.publish(stream, events) if early is not None else self.bus.publish_many(stream, events))
 
     async def stop_consumer(self) -> None:
-        self.early = None
+        early, self.early = self.early, None
+        if early is not None:
+            await early.aclose()
         if self._task is not None:
             await cancel_and_wait([self._task])  # a Redis read may swallow one cancellation
             self._task = None
