@@ -30,6 +30,7 @@ class AmiSession:
         self.writer = writer
         self.authenticated = False
         self.events_on = True
+        self.events_sent = 0  # events queued for this session (not replies): what `Events: off` saves
         self.outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._held: list[bytes] | None = None
 
@@ -41,6 +42,7 @@ class AmiSession:
             if self.outbox.qsize() > MAX_BACKLOG:
                 self.close()
                 return
+            self.events_sent += 1
             self.outbox.put_nowait(data)
 
     def send(self, pairs: Pairs) -> None:

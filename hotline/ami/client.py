@@ -10,7 +10,10 @@ What it adds to panoramisk 1.4 (see docs/areas/ami.md):
   (QueueStatus + CoreShowChannels) handed to the listeners as a `Resync` before any event of the new
   connection;
 - listeners (sync or async) that get typed events (or the frames themselves) in wire order, each only the
-  events it asked for (events no listener wants are skipped unparsed), and link-state callbacks.
+  events it asked for (events no listener wants are skipped unparsed), and link-state callbacks;
+- a link whose listeners all want no event (a console alone: actions and their replies only) has
+  `Events: off` (at login, or by an `Events` action once they say so), so Asterisk does not send it every
+  event of every call; a listener that wants events later makes it log in again with events on (and resync).
 """
 
 from __future__ import annotations
@@ -133,6 +136,8 @@ class AmiClient:
         self._protocol: AmiProtocol | None = None
         self._up = asyncio.Event()
         self._held: list[list[Frame]] | None = None
+        self._events_off = False  # this connection has `Events: off` (at login, or asked for since)
+        self._mask_task: asyncio.Future[None] | None = None
         self._queue: asyncio.Queue[list[Frame] | Resync] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._supervisor: asyncio.Task[None] | None = None
@@ -196,9 +201,28 @@ class AmiClient:
             return None  # nobody listens yet: keep everything rather than guess
         return EventFilter.union(entry.filter for entry in self._listeners)
 
+    def wants_no_event(self) -> bool:
+        """Every listener asked for no event at all (a Resync and action replies still reach them)."""
+        wanted = self.event_filter()
+        return wanted is not None and wanted.events == frozenset()
+
     def _refilter(self) -> None:
         if self._protocol is not None:
             self._protocol.decoder.event_filter = self.event_filter()
+            if self._events_off and not self.wants_no_event():
+                # logged in with events off, and now a listener wants some: log in again (with a resync)
+                log.info("AMI link to %s:%s: a listener wants events, logging in again with events on",
+                         self.host, self.port)
+                self._protocol.abort()
+            elif not self._events_off and self.wants_no_event() and self._up.is_set():
+                self._events_off = True  # nobody wants events any more: ask Asterisk to stop sending them
+                self._mask_task = asyncio.ensure_future(self._turn_events_off())
+
+    async def _turn_events_off(self) -> None:
+        try:
+            await self.send_action({"Action": "Events", "EventMask": "off"})
+        except (AmiError, OSError, TimeoutError) as exc:  # the next login decides again
+            log.info("AMI link to %s:%s: events not turned off (%s)", self.host, self.port, exc)
 
     def add_state_listener(self, callback: StateListener) -> None:
         """`callback(True)` once logged in and resynchronised, `callback(False)` when that link is lost or closed."""
@@ -323,7 +347,9 @@ class AmiClient:
         try:
             async with asyncio.timeout(self.action_timeout):
                 await asyncio.shield(protocol.banner_seen)
-            login = {"Action": "Login", "Username": self.username, "Secret": self._secret, "Events": self.events}
+            self._events_off = self.wants_no_event()
+            login = {"Action": "Login", "Username": self.username, "Secret": self._secret,
+                     "Events": "off" if self._events_off else self.events}
             try:
                 await self._request(protocol, login, self.action_timeout, check=True)
             except AmiActionError as exc:
@@ -384,6 +410,7 @@ class AmiClient:
 
     async def _link_down(self) -> None:
         self._held = None
+        self._events_off = False
         if self._up.is_set():
             self._up.clear()
             self._notify_state(False)
