@@ -77,6 +77,8 @@ def warm_up(kb: Any) -> None:
         kb.refresh()
     except Exception:  # unmigrated or unreachable database: the first search tries again
         log.exception("knowledge base not loaded at start")
+        return
+    freeze_startup_heap()  # the index lives as long as the process: out of the collector's walks too
 
 
 async def run_role(ctx: RoleContext) -> None:

@@ -99,6 +99,9 @@ class Stalls:
         """From `go` on: a short sleep that wakes late means the loop was busy, or the process had no core."""
         while not go.is_set():
             await asyncio.sleep(0.02)
+        # steady state, as in a process that has run for a minute: its first full collection since start-up
+        # (which walks everything the logins and sockets built, and which hotline.heap then freezes) is behind it
+        gc.collect()
         self.gc_ms.clear()
         self.gen2 = 0
         self.cpu_start = time.process_time()
@@ -247,6 +250,7 @@ async def _bridge(ports: Any, go: Any, stop: Any, ami_port: int, redis_url: str,
     from hotline.ami.client import AmiClient
     from hotline.bus import EventBus
     from hotline.db import make_engine, make_session_factory
+    from hotline.heap import install_heap_policy
     from hotline.kb.search import KnowledgeBase
     from hotline.tasks import cancel_and_wait
 
@@ -257,6 +261,7 @@ async def _bridge(ports: Any, go: Any, stop: Any, ami_port: int, redis_url: str,
     ports.put(("kb_index_s", time.perf_counter() - t))
     gc.collect()
     gc.freeze()  # as bridge.pops.bus_consumer.run does after loading the index
+    install_heap_policy()  # as every role's process does (python -m hotline / bridge)
     stalls = Stalls()
     watcher = asyncio.create_task(stalls.watch(go))
     bus = EventBus.from_url(redis_url)  # the console's prefix: the bench's Redis is its own
@@ -315,6 +320,7 @@ async def _console(ports: Any, go: Any, stop: Any, redis_url: str, db_url: str, 
     from pydantic import SecretStr
 
     from agent_console.service import pbx_link, server_for
+    from hotline.heap import install_heap_policy
     from hotline.redis_server import free_port
     from hotline.runtime import RoleContext
     from hotline.settings import Settings
@@ -324,6 +330,7 @@ async def _console(ports: Any, go: Any, stop: Any, redis_url: str, db_url: str, 
     ctx = RoleContext(settings=settings, redis_url=redis_url)
     times = _stamp_console()
     server = server_for(ctx, await pbx_link(ctx), password_hasher=cheap_hasher())
+    install_heap_policy()  # as `python -m hotline` does for every role
     for name in ("uvicorn.error", "uvicorn.access"):  # not 1,500 lines of logins and "connection open"
         logging.getLogger(name).setLevel(logging.WARNING)
     serving = asyncio.create_task(server.serve())
@@ -378,6 +385,7 @@ async def _bare(ports: Any, go: Any, stop: Any, ami_port: int) -> None:
     import websockets
 
     from hotline.ami.frames import EventFilter, FrameDecoder
+    from hotline.heap import install_heap_policy
 
     sockets: dict[str, Any] = {}
 
@@ -395,6 +403,7 @@ async def _bare(ports: Any, go: Any, stop: Any, ami_port: int) -> None:
     decoder = FrameDecoder(event_filter=EventFilter.of(["AgentCalled"]))  # the others are skipped unparsed
     gc.collect()
     gc.freeze()  # tuned as the console is (agent_console.service.freeze_startup_heap): a like-for-like baseline
+    install_heap_policy()  # and with the same collector policy (hotline.heap)
     stalls = Stalls()
     watcher = asyncio.create_task(stalls.watch(go))
     ports.put(("bare", port))

@@ -37,10 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         from asterisk_config.__main__ import main as render_main
 
         return render_main(["render", "--out", args.out])
+    from hotline.heap import install_heap_policy
     from hotline.runtime import parse_roles, run_roles
 
     settings.require_secrets()
     roles = parse_roles(args.roles)
+    install_heap_policy()  # a long-running process: full collections walk only what is new (hotline.heap)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_until_signalled(run_roles(settings, roles)))
     return 0

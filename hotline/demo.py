@@ -28,6 +28,7 @@ from hotline.bus import EventBus
 from hotline.db import upgrade_to_head
 from hotline.demo_data import DEMO_USERS, seed
 from hotline.domain import Category
+from hotline.heap import install_heap_policy
 from hotline.redis_server import EmbeddedRedis, free_port
 from hotline.runtime import ALL_ROLES, RoleContext, run_roles
 from hotline.settings import PROJECT_ROOT, Settings
@@ -217,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", help="SQLite file (default var/demo.db)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_heap_policy()  # as the roles' processes do (hotline.heap)
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(run(args))
     return 0
