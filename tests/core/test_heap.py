@@ -23,9 +23,13 @@ def freezer() -> Iterator[SurvivorFreezer]:
     policy = SurvivorFreezer(thaw_every_s=60.0, clock=lambda: now[0])
     policy.now = now  # type: ignore[attr-defined]
     gc.unfreeze()
+    enabled = gc.isenabled()
+    gc.disable()  # only the tests' own collections: an automatic one in between would change the counts
     policy.install()
     yield policy
     policy.uninstall()
+    if enabled:
+        gc.enable()
 
 
 def test_survivors_of_a_full_collection_are_frozen_and_the_next_one_walks_only_new_objects(
