@@ -137,7 +137,6 @@ class AmiClient:
         self._up = asyncio.Event()
         self._held: list[list[Frame]] | None = None
         self._events_off = False  # this connection has `Events: off` (at login, or asked for since)
-        self._mask_task: asyncio.Future[None] | None = None
         self._queue: asyncio.Queue[list[Frame] | Resync] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._supervisor: asyncio.Task[None] | None = None
@@ -216,7 +215,9 @@ class AmiClient:
                 self._protocol.abort()
             elif not self._events_off and self.wants_no_event() and self._up.is_set():
                 self._events_off = True  # nobody wants events any more: ask Asterisk to stop sending them
-                self._mask_task = asyncio.ensure_future(self._turn_events_off())
+                task = asyncio.ensure_future(self._turn_events_off())
+                self._tasks.add(task)  # awaited by close(), like the async listeners' tasks
+                task.add_done_callback(self._tasks.discard)
 
     async def _turn_events_off(self) -> None:
         try:
