@@ -29,7 +29,7 @@ import logging
 import os
 from typing import Any
 
-from hotline.bus import EventBus, ManyStreamsReader, StreamCursor
+from hotline.bus import EventBus, ManyStreamsReader, StreamCursor, entry_key
 from hotline.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -41,12 +41,6 @@ _HUB_NUMBERS = itertools.count(1)
 
 
 Entry = tuple[str, dict[str, Any], str | None]  # id, event, its JSON text as stored (None: not at hand)
-
-
-def entry_key(entry_id: str) -> tuple[int, int]:
-    """A stream id as a comparable pair ("1700000000000-3" → (1700000000000, 3))."""
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 class Subscription:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
+
+from hotline.heap import freeze_long_lived
 
 from .app import create_app
 
@@ -68,8 +69,7 @@ def freeze_startup_heap() -> None:
     """What startup imported and built (FastAPI, every domain's routers and models, jieba's tables) lives as long
     as the process: move it out of the collector's reach. Otherwise each full collection walks it all, ~100 ms
     of CPU during which no websocket of the process is served (bench/screen_pop.py)."""
-    gc.collect()
-    gc.freeze()
+    freeze_long_lived()
 
 
 def warm_up(kb: Any) -> None:

@@ -36,6 +36,12 @@ def encode(event: dict[str, Any]) -> str:
     return json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def entry_key(entry_id: str) -> tuple[int, int]:
+    """A stream id as a comparable pair ("1700000000000-3" → (1700000000000, 3))."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 def agent_stream(agent_id: str) -> str:
     return f"agent:{agent_id}"
 

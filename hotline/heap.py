@@ -53,6 +53,13 @@ class SurvivorFreezer:
             self.freezes += 1
 
 
+def freeze_long_lived() -> None:
+    """Collect, then freeze what is left: what a process built to keep until it stops (its start-up, an index)
+    is never walked again, without waiting for a full collection to find it."""
+    gc.collect()
+    gc.freeze()
+
+
 _installed: SurvivorFreezer | None = None
 
 

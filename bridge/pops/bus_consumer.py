@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import os
@@ -36,10 +35,11 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError, ResponseError
 
-from bridge.pops.early import POPPED, entry_key, rode_along
+from bridge.pops.early import POPPED, rode_along
 from bridge.pops.notifier import PopNotifier
 from bridge.pops.services import AuditWriter, PopBuilder, make_pop, pop_actor
-from hotline.bus import EventBus, agent_stream
+from hotline.bus import EventBus, agent_stream, entry_key
+from hotline.heap import freeze_long_lived
 
 if TYPE_CHECKING:
     from hotline.runtime import RoleContext
@@ -275,8 +275,7 @@ async def run(ctx: RoleContext, consumer: PopConsumer | None = None) -> None:
         log.exception("knowledge base not loaded: pops carry no KB hits until it is")
     # the index is hundreds of thousands of long-lived objects: keep them out of the collector's full
     # passes, which would otherwise stall pops for tens of milliseconds (bench/screen_pop.py)
-    gc.collect()
-    gc.freeze()
+    freeze_long_lived()
     while True:  # Redis down at start, or a bug: start over (the group keeps our place)
         try:
             await consumer.run()

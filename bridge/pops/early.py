@@ -25,7 +25,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bridge.pops.services import make_pop
-from hotline.bus import DEFAULT_MAXLEN, DirectScript, EventBus, agent_stream, encode
+from hotline.bus import DEFAULT_MAXLEN, DirectScript, EventBus, agent_stream, encode, entry_key
 
 if TYPE_CHECKING:
     from bridge.pops.bus_consumer import PopConsumer
@@ -63,11 +63,6 @@ for i = 1, tonumber(ARGV[2]) do
 end
 return ids
 """
-
-
-def entry_key(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 def rode_along(pop: dict[str, Any], event: dict[str, Any], popped: str) -> bool:
