@@ -140,20 +140,16 @@ async def run_role(ctx: RoleContext) -> None:
         log.warning("%s: the bridge starts anyway, the AMI client keeps reconnecting", exc)
         ami = await ctx.ami()  # the same client, already created and retrying in the background
     from bridge.controls.bus_consumer import run as run_controls
-    from bridge.pops.bus_consumer import make_consumer
-    from bridge.pops.bus_consumer import run as run_pops  # screen pops read back the `calls` stream
     from bridge.pops.early import EarlyPops
 
-    pops = make_consumer(ctx)
-    # ringing and answered pops ride with their `calls` entry when their read-ahead is ready
-    early = EarlyPops(pops)
+    # ringing and answered pops ride with their `calls` entry once the pops role has offered their content
+    early = EarlyPops(ctx.bus)
     service = BridgeService(ami, ctx.bus, only_tracked=True, publish=early.publish)
     await service.start()
-    readers = [asyncio.create_task(run_pops(ctx, pops), name="bridge-pops"),
-               asyncio.create_task(run_controls(ctx), name="bridge-controls")]
+    controls = asyncio.create_task(run_controls(ctx), name="bridge-controls")
     try:
         await asyncio.Event().wait()
     finally:
-        await cancel_and_wait(readers)
+        await cancel_and_wait([controls])
         await service.stop()
         await early.aclose()

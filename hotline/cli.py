@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run roles in this process")
     run.add_argument("--roles", default="all",
-                     help="comma-separated: ivr,bridge,acd,console,metrics,scheduler,calls (or all)")
+                     help="comma-separated: ivr,bridge,pops,acd,console,metrics,scheduler,calls (or all)")
     sub.add_parser("migrate", help="apply the database migrations")
     render = sub.add_parser("render-asterisk", help="render the Asterisk configuration")
     render.add_argument("--out", required=True)

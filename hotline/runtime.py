@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 ROLES: dict[str, str] = {
     "ivr": "ivr.service:run_role",
     "bridge": "bridge.service:run_role",
+    "pops": "bridge.pops.bus_consumer:run_role",  # screen pops: history, KB hits, audit (the `calls` stream)
     "acd": "acd.service:run_role",
     "console": "agent_console.service:run_role",
     "metrics": "metrics.service:run_role",

@@ -1,6 +1,6 @@
 """Closing control flows when their call ends, whichever console process started them: reads `calls` in
 its own consumer group and, on `call.ended`, closes the call's control (withdraws a pending invitation,
-frees the expert, tells the agent). Runs in the bridge role beside the screen pops."""
+frees the expert, tells the agent). Runs in the bridge role."""
 
 from __future__ import annotations
 

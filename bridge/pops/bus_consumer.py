@@ -1,5 +1,5 @@
-"""The screen-pop consumer: reads the `calls` stream in a Redis consumer group and publishes pops to the
-agents' streams.
+"""The screen-pop consumer (the `pops` role): reads the `calls` stream in a Redis consumer group and
+publishes pops to the agents' streams.
 
     call.ringing (agent A)        → pop.ringing to A (history read and audited, KB hits)
     call.answered (agent A)       → pop.answered to A; pop.hangup (answered_elsewhere) to others that rang
@@ -10,10 +10,12 @@ The history and KB hits are read ahead, when the call starts or queues (the IVR 
 seconds), so the ringing pop needs no database round trip; the read is audited when (and for whom) the pop
 is shown, with the agent as actor. A call that rings before its read-ahead finished waits for it.
 
-In the bridge role the ringing and answered pops whose read-ahead is ready are published by the bridge's
-publisher with their `calls` entry (early.py); such an entry carries a `popped` field, and this consumer
-handles it as any other (audit, per-call state, the other pops it makes) but does not publish those kinds
-again. `delivered` (the last entry whose pops are out) lets the publisher keep each call's pops in order.
+The read-ahead's content also goes to the call's pop state in Redis (PopNotifier.offer_content), where the
+bridge's publisher finds it: the ringing and answered pops then ride with their `calls` entry (early.py),
+published by the bridge in the same script as the entry. Such an entry carries a `popped` field; this
+consumer handles it as any other (audit, per-call state, the other pops it makes) but does not publish those
+kinds again. Each batch's pops go out with the `delivered` mark of their calls, which lets the publisher keep
+each call's pops in order.
 
 A pop goes to the agent named by the event only. Restarts: the group remembers what was acknowledged;
 entries read but not acknowledged (a crash mid-way) are read again first. An entry whose pops need no
@@ -35,10 +37,10 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError, ResponseError
 
-from bridge.pops.early import POPPED, rode_along
+from bridge.pops.early import CONSUMER_KINDS, POPPED, rode_along
 from bridge.pops.notifier import PopNotifier
-from bridge.pops.services import AuditWriter, PopBuilder, make_pop, pop_actor
-from hotline.bus import EventBus, agent_stream, entry_key
+from bridge.pops.services import AuditWriter, PopBuilder, content_json, make_pop, pop_actor
+from hotline.bus import EventBus, agent_stream
 from hotline.heap import freeze_long_lived
 
 if TYPE_CHECKING:
@@ -71,8 +73,7 @@ class PopConsumer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._replaying = False
         self._acks: set[asyncio.Task[Any]] = set()
-        self._ahead: dict[str, asyncio.Task[tuple[dict | None, list, dict | None]]] = {}  # read-ahead by call
-        self.delivered = (0, 0)  # the last entry whose pops are in the agents' streams (early.EarlyPops waits on it)
+        self._ahead: dict[str, asyncio.Task[tuple[dict | None, list]]] = {}  # read-ahead by call
 
     @property
     def key(self) -> str:
@@ -137,12 +138,16 @@ class PopConsumer:
         pops: list[dict[str, Any]] = []
         acks: list[str] = []
         audits: list[tuple[dict[str, Any], str]] = []
+        settled: dict[str, str | None] = {}  # call id → its last entry here (None: ended), for the publisher
         for entry_id, fields in entries:
             audit = None
             made: list[dict[str, Any]] = []
             if fields:  # (None: trimmed away while pending, nothing left to do)
                 try:
                     event = json.loads(fields["data"])
+                    call_id = event.get("call_id")
+                    if call_id and event.get("type") in CONSUMER_KINDS:
+                        settled[call_id] = None if event["type"] == "call.ended" else entry_id
                     made, audit = await self.pops_for(event, entry_id)
                     popped = fields.get(POPPED)
                     if popped:  # published with the entry (early.py): audited here, never sent again
@@ -157,11 +162,10 @@ class PopConsumer:
             else:
                 acks.append(entry_id)
             self.handled += 1
-        if pops or acks:
-            await self.notifier.deliver(pops, (self.stream, self.group, acks) if acks else None)
+        if pops or acks or settled:
+            await self.notifier.deliver(pops, (self.stream, self.group, acks) if acks else None,
+                                        list(settled.items()))
             self.pops_sent += len(pops)
-        if entries:
-            self.delivered = max(self.delivered, entry_key(entries[-1][0]))
         for audit, entry_id in audits:  # after the pops are out: the XACK follows the audit's commit
             self._audit.put(audit, entry_id)  # type: ignore[union-attr]
 
@@ -177,19 +181,29 @@ class PopConsumer:
     def _read_ahead(self, call: dict[str, Any]) -> None:
         call_id = call["call_id"]
         if call.get("caller_number") and call_id not in self._ahead and self.builder.cached(call_id) is None:
-            # encoded too: the pops riding with their entry (early.py) are then not encoded on the pop's path
-            self._ahead[call_id] = asyncio.ensure_future(asyncio.to_thread(self.builder.read, call, "bridge",
-                                                                           keep_json=True))
+            self._ahead[call_id] = asyncio.ensure_future(self._read_and_offer(call))
             while len(self._ahead) > 10_000:  # calls that never rang nor ended (a lost call.ended)
                 self._ahead.pop(next(iter(self._ahead))).cancel()
+
+    async def _read_and_offer(self, call: dict[str, Any]) -> tuple[dict | None, list]:
+        """The read-ahead: history and KB hits, then their JSON in the call's pop state for the bridge."""
+        def read() -> tuple[dict | None, list, str]:
+            history, hits, _audit = self.builder.read(call, "bridge")  # audited when shown, for the agent
+            return history, hits, content_json(history, hits)
+
+        history, hits, encoded = await asyncio.to_thread(read)
+        try:
+            await self.notifier.offer_content(call["call_id"], encoded)
+        except (RedisError, OSError) as exc:  # the pops then go out through this consumer, a little later
+            log.warning("read-ahead of call %s not offered to the bridge: %s", call["call_id"], exc)
+        return history, hits
 
     async def _read(self, call: dict[str, Any], agent: str) -> tuple[dict | None, list, dict | None]:
         ahead = self._ahead.pop(call["call_id"], None)
         content = self.builder.cached(call["call_id"])
         if ahead is not None:
             try:
-                history, hits, _audit = await ahead
-                content = (history, hits)
+                content = await ahead
             except Exception:
                 log.exception("read-ahead for call %s failed: reading again", call["call_id"])
         if content is None:
@@ -259,13 +273,15 @@ class PopConsumer:
         return [], None
 
 
-def make_consumer(ctx: RoleContext, name: str = "bridge") -> PopConsumer:
-    return PopConsumer(ctx.bus, PopBuilder(ctx.session_factory, ctx.knowledge_base), consumer=name)
+def make_consumer(ctx: RoleContext) -> PopConsumer:
+    # named after the host, not the process: a restarted pops role reads its own pending entries at once
+    return PopConsumer(ctx.bus, PopBuilder(ctx.session_factory, ctx.knowledge_base),
+                       consumer=f"pops-{socket.gethostname()}")
 
 
-async def run(ctx: RoleContext, consumer: PopConsumer | None = None) -> None:
-    """The screen-pop part of the bridge role (started by bridge.service.run_role, which publishes the pops
-    that ride with their `calls` entry through the same consumer): runs until cancelled."""
+async def run_role(ctx: RoleContext, consumer: PopConsumer | None = None) -> None:
+    """The `pops` role for hotline.runtime (the bridge's publisher sends the pops that ride with their
+    `calls` entry, from the content this role offers): runs until cancelled."""
     consumer = consumer or make_consumer(ctx)
     kb = consumer.builder.kb
     try:

@@ -52,9 +52,7 @@ class PopBuilder:
         self.kb = kb
         self.kb_limit = kb_limit
         self.clock = clock
-        # call id → (its content: history and KB hits, that content as JSON when read with keep_json=True)
-        self._cache: OrderedDict[str, tuple[tuple[dict[str, Any] | None, list[dict[str, Any]]], str | None]] = (
-            OrderedDict())
+        self._cache: OrderedDict[str, tuple[dict[str, Any] | None, list[dict[str, Any]]]] = OrderedDict()  # by call
 
     def lookup(self, call: dict[str, Any], reader: str, *, reason: str = "screen_pop") -> tuple[dict | None, list]:
         """History and KB hits for a call snapshot, read on behalf of `reader`, the read audited and committed
@@ -66,11 +64,10 @@ class PopBuilder:
                 session.commit()
         return history, hits
 
-    def read(self, call: dict[str, Any], reader: str, *, reason: str = "screen_pop", keep_json: bool = False
+    def read(self, call: dict[str, Any], reader: str, *, reason: str = "screen_pop"
              ) -> tuple[dict | None, list, dict[str, Any] | None]:
         """History and KB hits, plus the audit entry the caller must write (`hotline.audit.services.record`
-        keywords; None when no personal data was read). Nothing is written here. `keep_json`: keep their JSON
-        too (`encoded`), so that a pop built later from the cache is not encoded on its path (the read-ahead)."""
+        keywords; None when no personal data was read). Nothing is written here."""
         number = call.get("caller_number") or None
         history = None
         if number:
@@ -83,7 +80,7 @@ class PopBuilder:
                 hits = [h.as_pop() for h in self.kb.hits_for_call(category, limit=self.kb_limit)]
             except Exception:  # the pop goes out without suggestions rather than not at all
                 log.exception("KB hits for call %s failed", call.get("call_id"))
-        self._remember(call["call_id"], history, hits, content_json(history, hits) if keep_json else None)
+        self._remember(call["call_id"], history, hits)
         return history, hits, self.audit_for(call, reader, history, reason)
 
     def audit_for(self, call: dict[str, Any], reader: str, history: dict | None, reason: str = "screen_pop"
@@ -97,19 +94,13 @@ class PopBuilder:
                            "calls": len(history["calls"])}, "at": self.clock()}
 
     def cached(self, call_id: str) -> tuple[dict | None, list] | None:
-        entry = self._cache.get(call_id)
-        return None if entry is None else entry[0]
-
-    def encoded(self, call_id: str, content: tuple[dict | None, list]) -> str | None:
-        """`content` (what `cached` returned) as JSON (`content_json`), if it was read with `keep_json=True`."""
-        entry = self._cache.get(call_id)
-        return entry[1] if entry is not None and entry[0] is content else None  # not a newer read's (threads)
+        return self._cache.get(call_id)
 
     def forget(self, call_id: str) -> None:
         self._cache.pop(call_id, None)
 
-    def _remember(self, call_id: str, history: dict | None, hits: list, encoded: str | None = None) -> None:
-        self._cache[call_id] = ((history, hits), encoded)
+    def _remember(self, call_id: str, history: dict | None, hits: list) -> None:
+        self._cache[call_id] = (history, hits)
         self._cache.move_to_end(call_id)
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)

@@ -2,8 +2,9 @@
 stream in a real Redis → PopConsumer → `agent:<id>` streams; history and KB in the real test database.
 
 As in the bridge role, the publisher sends the ringing and answered pops with their `calls` entry
-(bridge.pops.early) through the running consumer; while the consumer is stopped (a crash of the pops, the
-bridge going on) the entries go out alone, as a bridge without pops publishes them."""
+(bridge.pops.early) when the consumer (the pops role) has offered their content; while the consumer is
+stopped (a crash of the pops role, the bridge going on) new calls get no read-ahead, so their entries go
+out alone and their pops wait for the consumer's restart."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ class Rig:
         self.builder = builder or PopBuilder(factory, self.kb)
         self.consumer_name = consumer
         self.consumer: PopConsumer | None = None
-        self.early: EarlyPops | None = None  # the running consumer's, when pops ride with their entries
+        self.early: EarlyPops | None = None  # the bridge's publisher: pops ride with their entries
         self._task: asyncio.Task[None] | None = None
         self.ami: AmiClient | None = None
         self.bridge: BridgeService | None = None
@@ -86,7 +87,8 @@ class Rig:
         await self.sim.start()
         self.ami = AmiClient("127.0.0.1", self.sim.ami_port, "hotline", "hotline-secret", ping_interval=1.0,
                              action_timeout=5.0)
-        self.bridge = BridgeService(self.ami, self.bus, publish=self._publish)
+        self.early = EarlyPops(self.bus)
+        self.bridge = BridgeService(self.ami, self.bus, publish=self.early.publish)
         await self.bridge.start()
         await self.ami.connect(timeout=5)
         await until(lambda: self.bridge.resyncs >= 1)
@@ -98,17 +100,9 @@ class Rig:
                                     audit_session_factory=audit_session_factory)
         await self.consumer.ensure_group()
         self._task = asyncio.create_task(self.consumer.run())
-        self.early = EarlyPops(self.consumer)
         return self.consumer
 
-    async def _publish(self, stream: str, events: list[dict[str, Any]]) -> list[str]:
-        early = self.early
-        return await (early.publish(stream, events) if early is not None else self.bus.publish_many(stream, events))
-
     async def stop_consumer(self) -> None:
-        early, self.early = self.early, None
-        if early is not None:
-            await early.aclose()
         if self._task is not None:
             await cancel_and_wait([self._task])  # a Redis read may swallow one cancellation
             self._task = None
@@ -117,6 +111,8 @@ class Rig:
         await self.stop_consumer()
         if self.bridge is not None:
             await self.bridge.stop()
+        if self.early is not None:
+            await self.early.aclose()
         if self.ami is not None:
             await self.ami.close()
         await self.sim.stop()

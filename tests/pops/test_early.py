@@ -1,5 +1,6 @@
-"""Pops that ride with their `calls` entry (bridge.pops.early): published once, audited by the consumer,
-never published again, in order per call, and the consumer's path when the read-ahead is not ready."""
+"""Pops that ride with their `calls` entry (bridge.pops.early): published once from the content the pops
+role offered, audited by the consumer, never published again, in order per call, the consumer's path when
+the read-ahead is not ready, and the call's pop state gone when the call ends."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from typing import Any
 from sqlalchemy import select
 
 from bridge.pops.bus_consumer import PopConsumer
-from bridge.pops.early import POPPED, EarlyPops, split_at_source
-from bridge.pops.services import PopBuilder, make_pop
+from bridge.pops.early import POPPED, STATE_TTL_MS, EarlyPops, state_key
+from bridge.pops.notifier import PopNotifier
+from bridge.pops.services import PopBuilder, content_json, make_pop
 from hotline.audit.models import AuditEntry
-from hotline.bus import EventBus, agent_stream
+from hotline.bus import EventBus, agent_stream, encode
 from hotline.tasks import cancel_and_wait
 
 from .harness import NUMBER, rig, seed_history, until
@@ -74,6 +76,13 @@ async def running(consumer: PopConsumer) -> AsyncIterator[asyncio.Task[None]]:
         await cancel_and_wait([task])
 
 
+async def offer(bus: EventBus, builder: PopBuilder, call: dict[str, Any]) -> tuple[dict | None, list]:
+    """What the pops role's read-ahead does: read, then offer the content to the bridge's publisher."""
+    history, hits, _audit = builder.read(call, "bridge")
+    await PopNotifier(bus).offer_content(call["call_id"], content_json(history, hits))
+    return history, hits
+
+
 def ringing(call_id: str, agent: str, number: str = NUMBER, kind: str = "call.ringing") -> dict[str, Any]:
     return {"type": kind, "call_id": call_id, "agent": agent, "ts": 1.0, "state": "ringing",
             "call": {"call_id": call_id, "caller_number": number, "ivr": {"category": "complaint"}}}
@@ -88,8 +97,8 @@ async def test_a_crash_after_the_publish_and_before_the_audit_audits_once_and_pu
     builder = PopBuilder(db_session_factory)
     consumer = PopConsumer(bus, builder, consumer="c1", start_id="0", block_ms=100)
     await consumer.ensure_group()
-    early = EarlyPops(consumer)
-    builder.read({"call_id": "c.1", "caller_number": NUMBER}, "bridge")  # the read-ahead, done
+    early = EarlyPops(bus)
+    await offer(bus, builder, {"call_id": "c.1", "caller_number": NUMBER})  # the read-ahead, done
     # the bridge publishes the entry and its pop, then dies before any consumer read it
     [entry_id] = await early.publish("calls", [ringing("c.1", "1001")])
     pops = await bus.read_since(agent_stream("1001"))
@@ -116,8 +125,8 @@ async def test_a_call_ringing_again_after_a_miss_waits_for_the_consumers_hang_up
     builder = PopBuilder(db_session_factory)
     consumer = PopConsumer(bus, builder, consumer="c1", start_id="0", block_ms=100)
     await consumer.ensure_group()
-    early = EarlyPops(consumer)
-    builder.read({"call_id": "c.2", "caller_number": "13700000002"}, "bridge")
+    early = EarlyPops(bus)
+    await offer(bus, builder, {"call_id": "c.2", "caller_number": "13700000002"})
     # rings 1001 (rides), 1001 misses it (the consumer's hang-up), rings 1001 again: must not overtake the hang-up
     await early.publish("calls", [ringing("c.2", "1001", "13700000002")])
     await early.publish("calls", [ringing("c.2", "1001", "13700000002", kind="call.ring_noanswer")])
@@ -173,16 +182,47 @@ async def test_a_read_ahead_not_ready_leaves_the_pop_to_the_consumer(redis_async
     assert audits(db_session_factory) == [("agent:1001", call.uniqueid)]
 
 
-def test_a_pop_from_the_read_aheads_json_is_the_pop(db_session_factory) -> None:
+async def test_a_pop_from_the_offered_content_is_the_pop_the_consumer_would_make(redis_async,
+                                                                                 db_session_factory) -> None:
     seed_history(db_session_factory)
+    bus = EventBus(redis_async, prefix="test-early:")
     builder = PopBuilder(db_session_factory)
     call = {"call_id": "c.3", "caller_number": NUMBER, "caller_name": "张三", "ivr": {"category": "complaint"},
             "queue": "q", "wait_seconds": 1.5}
-    builder.read(call, "bridge", keep_json=True)
-    content = builder.cached("c.3")
-    assert content is not None and builder.encoded("c.3", content) is not None
-    pop = make_pop("pop.ringing", call, "1001", 2.5, *content)
-    head, tail = split_at_source(pop, builder.encoded("c.3", content))
-    assert json.loads(head + "1-2" + tail) == pop | {"source_id": "1-2"}
-    builder.read(call, "bridge")  # read again without its JSON: the old JSON is not used for the new content
-    assert builder.encoded("c.3", builder.cached("c.3")) is None  # type: ignore[arg-type]
+    history, hits = await offer(bus, builder, call)
+    early = EarlyPops(bus)
+    try:
+        event = {"type": "call.ringing", "call_id": "c.3", "agent": "1001", "ts": 2.5, "call": call}
+        [entry_id] = await early.publish("calls", [event])
+    finally:
+        await early.aclose()
+    [(_id, pop)] = await bus.read_since(agent_stream("1001"))
+    made = make_pop("pop.ringing", call, "1001", 2.5, history, hits, source_id=entry_id)
+    assert pop == json.loads(encode(made)) and pop["history"]["repeat_caller"] is True
+
+
+async def test_a_calls_pop_state_lives_while_the_call_does(redis_async, db_session_factory) -> None:
+    bus = EventBus(redis_async, prefix="test-early:")
+    builder = PopBuilder(db_session_factory)
+    consumer = PopConsumer(bus, builder, consumer="c1", start_id="0", block_ms=100)
+    await consumer.ensure_group()
+    early = EarlyPops(bus)
+    key = bus.key(state_key("c.4"))
+    try:
+        started = ringing("c.4", "1001", "13700000004", kind="call.started")
+        async with running(consumer):
+            await early.publish("calls", [started])
+            await until(lambda: redis_async.hexists(key, "content"))  # the read-ahead, offered
+            assert 0 < await redis_async.pttl(key) <= STATE_TTL_MS  # a lost call.ended cannot keep it
+            await early.publish("calls", [ringing("c.4", "1001", "13700000004")])
+            await early.publish("calls", [ringing("c.4", "1001", "13700000004", kind="call.ended")])
+            await until(lambda: consumer.handled == 3)
+            await until(lambda: not_there(redis_async, key))
+        assert early.rode == 1
+        assert [p["type"] for _id, p in await bus.read_since(agent_stream("1001"))] == ["pop.ringing", "pop.hangup"]
+    finally:
+        await early.aclose()
+
+
+async def not_there(redis, key: str) -> bool:  # type: ignore[no-untyped-def]
+    return not await redis.exists(key)
