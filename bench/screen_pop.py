@@ -4,10 +4,12 @@ Processes (spawned; the machine is shared, so figures move with its load, record
 - pbx:      pbxsim with 500 seats in `hotline-general`, Poisson arrivals at 50 calls/s (scripted IVR of 2.6 s as
             recorded, talk 4 s, answer after 0.5 s); every AgentCalled is time-stamped (wall clock) as the
             simulator emits it onto its AMI socket;
-- bridge:   the real path: AmiClient → CallTracker → `calls` stream (Redis) → PopConsumer (caller history over
-            1,000,000 work orders, audit entry, KB hits over 50,000 articles) → `agent:<id>` streams; as in the
-            bridge role, the ringing and answered pops whose read-ahead is ready ride with their `calls` entry
-            (bridge.pops.early: one script XADDs both) and the consumer audits them;
+- bridge:   the bridge role's path: AmiClient → CallTracker → `calls` stream (Redis); the ringing and answered
+            pops whose content the pops process offered ride with their `calls` entry (bridge.pops.early: one
+            script XADDs both);
+- pops:     the pops role: PopConsumer (caller history over 1,000,000 work orders read ahead and offered in
+            Redis, audit entry, KB hits over 50,000 articles) → `agent:<id>` streams for the pops that did not
+            ride; it audits those that did;
 - console:  the real agent console: `agent_console.create_app` with every router, served by uvicorn as the
             `console` role serves it (same options, the default asyncio loop); the 500 seat users log in
             through POST /login and their `/ws` sockets are fed by the process's fan-out hub;
@@ -236,38 +238,26 @@ async def _pbx(ports: Any, go: Any, stop: Any, out_path: str) -> None:
     await sim.stop()
 
 
-# --- bridge + pops -------------------------------------------------------------------------------------
+# --- bridge -------------------------------------------------------------------------------------------
 
-def bridge_process(ports: Any, go: Any, stop: Any, ami_port: int, redis_url: str, db_url: str) -> None:
-    asyncio.run(_bridge(ports, go, stop, ami_port, redis_url, db_url))
+def bridge_process(ports: Any, go: Any, stop: Any, ami_port: int, redis_url: str) -> None:
+    asyncio.run(_bridge(ports, go, stop, ami_port, redis_url))
 
 
-async def _bridge(ports: Any, go: Any, stop: Any, ami_port: int, redis_url: str, db_url: str) -> None:
-    from bridge.pops.bus_consumer import PopConsumer
+async def _bridge(ports: Any, go: Any, stop: Any, ami_port: int, redis_url: str) -> None:
     from bridge.pops.early import EarlyPops
-    from bridge.pops.services import PopBuilder
     from bridge.service import BridgeService
     from hotline.ami.client import AmiClient
     from hotline.bus import EventBus
-    from hotline.db import make_engine, make_session_factory
     from hotline.heap import install_heap_policy
-    from hotline.kb.search import KnowledgeBase
     from hotline.tasks import cancel_and_wait
 
-    factory = make_session_factory(make_engine(db_url))
-    kb = KnowledgeBase(factory)
-    t = time.perf_counter()
-    await asyncio.to_thread(kb.refresh)
-    ports.put(("kb_index_s", time.perf_counter() - t))
-    gc.collect()
-    gc.freeze()  # as bridge.pops.bus_consumer.run does after loading the index
     install_heap_policy()  # as every role's process does (python -m hotline / bridge)
     stalls = Stalls()
     watcher = asyncio.create_task(stalls.watch(go))
     bus = EventBus.from_url(redis_url)  # the console's prefix: the bench's Redis is its own
     ami = AmiClient("127.0.0.1", ami_port, "hotline", "hotline-secret", ping_interval=5.0)
-    consumer = PopConsumer(bus, PopBuilder(factory, kb), consumer="bench", start_id="$", block_ms=1000)
-    early = EarlyPops(consumer)  # as bridge.service.run_role wires it: pops ride with their `calls` entry
+    early = EarlyPops(bus)  # as bridge.service.run_role wires it: pops ride with their `calls` entry
     published: dict[str, float] = {}  # call id → when the publisher took up the batch with its call.ringing
 
     async def publish(stream: str, events: list[dict[str, Any]]) -> list[str]:
@@ -280,6 +270,45 @@ async def _bridge(ports: Any, go: Any, stop: Any, ami_port: int, redis_url: str,
     service = BridgeService(ami, bus, only_tracked=True, publish=publish)
     await service.start()
     await ami.connect(timeout=10)
+    ports.put(("bridge", 1))
+    while not stop.is_set():
+        await asyncio.sleep(0.05)
+    await cancel_and_wait([watcher])
+    ports.put(("pops_with_their_entry", early.rode))
+    ports.put(("times:bridge", published))
+    ports.put(("pops_left_to_consumer", early.left))
+    ports.put(("stalls:bridge", stalls.report()))
+    await service.stop()
+    await early.aclose()
+    await ami.close()
+
+
+# --- pops: read-ahead, audit, the pops that do not ride ------------------------------------------------
+
+def pops_process(ports: Any, go: Any, stop: Any, redis_url: str, db_url: str) -> None:
+    asyncio.run(_pops(ports, go, stop, redis_url, db_url))
+
+
+async def _pops(ports: Any, go: Any, stop: Any, redis_url: str, db_url: str) -> None:
+    from bridge.pops.bus_consumer import PopConsumer
+    from bridge.pops.services import PopBuilder
+    from hotline.bus import EventBus
+    from hotline.db import make_engine, make_session_factory
+    from hotline.heap import freeze_long_lived, install_heap_policy
+    from hotline.kb.search import KnowledgeBase
+    from hotline.tasks import cancel_and_wait
+
+    factory = make_session_factory(make_engine(db_url))
+    kb = KnowledgeBase(factory)
+    t = time.perf_counter()
+    await asyncio.to_thread(kb.refresh)
+    ports.put(("kb_index_s", time.perf_counter() - t))
+    freeze_long_lived()  # as bridge.pops.bus_consumer.run_role does after loading the index
+    install_heap_policy()
+    stalls = Stalls()
+    watcher = asyncio.create_task(stalls.watch(go))
+    consumer = PopConsumer(EventBus.from_url(redis_url), PopBuilder(factory, kb), consumer="bench", start_id="$",
+                           block_ms=1000)
     spent: list[float] = []  # time the consumer spends turning a call.ringing into its pop
     pops_for = consumer.pops_for
 
@@ -291,21 +320,16 @@ async def _bridge(ports: Any, go: Any, stop: Any, ami_port: int, redis_url: str,
         return out
 
     consumer.pops_for = timed  # type: ignore[method-assign]
+    await consumer.ensure_group()
     task = asyncio.create_task(consumer.run())
-    ports.put(("bridge", 1))
+    ports.put(("pops", 1))
     while not stop.is_set():
         await asyncio.sleep(0.05)
     await cancel_and_wait([task, watcher])  # a Redis read may swallow one cancellation (hotline.tasks)
     ports.put(("pops_sent", consumer.pops_sent))
-    ports.put(("pops_with_their_entry", early.rode))
-    ports.put(("times:bridge", published))
-    ports.put(("pops_left_to_consumer", early.left))
     ports.put(("consumer_ringing_p50_ms", percentile(spent, 50) if spent else None))
     ports.put(("consumer_ringing_p99_ms", percentile(spent, 99) if spent else None))
-    ports.put(("stalls:bridge", stalls.report()))
-    await service.stop()
-    await early.aclose()
-    await ami.close()
+    ports.put(("stalls:pops", stalls.report()))
 
 
 # --- the console (the product) -------------------------------------------------------------------------
@@ -567,7 +591,8 @@ def main() -> dict:
         pbx.start()
         procs.append(pbx)
         ami_port = _wait(ports, "ami")
-        for target, args in ((bridge_process, (ports, go, stop, ami_port, redis.url, db_url)),
+        for target, args in ((bridge_process, (ports, go, stop, ami_port, redis.url)),
+                             (pops_process, (ports, go, stop, redis.url, db_url)),
                              (console_process, (ports, go, stop, redis.url, db_url, ami_port)),
                              (bare_process, (ports, go, stop, ami_port))):
             p = ctx.Process(target=target, args=args)
@@ -575,6 +600,7 @@ def main() -> dict:
             procs.append(p)
         figures["kb_index_s"] = _wait(ports, "kb_index_s")
         _wait(ports, "bridge")
+        _wait(ports, "pops")
         console_port, bare_port = _wait(ports, "console"), _wait(ports, "bare")
         t = time.perf_counter()
         browser_files = [workdir / f"browsers{i}.json" for i in range(BROWSERS)]
@@ -614,7 +640,7 @@ def main() -> dict:
             figures[name] = _wait(ports, name, 30)
         published_at = _wait(ports, "times:bridge", 30)
         console_times = _wait(ports, "times:console", 30)
-        for name in ("pbx", "bridge", "console", "bare"):
+        for name in ("pbx", "bridge", "pops", "console", "bare"):
             reports[name] = _wait(ports, f"stalls:{name}", 30)
         emitted = json.loads(out.read_text())
         pops_at: dict[str, float] = {}
