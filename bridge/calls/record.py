@@ -21,9 +21,10 @@ def seat_of(channel_or_interface: str) -> str:
 class Call:
     __slots__ = (
         "abandoned", "agent", "agent_channel", "agent_left_at", "answered_at", "bridge", "call_id", "caller_name",
-        "caller_number", "channel", "ended_at", "experts", "hangup_cause", "hangup_text", "ivr", "left_queue",
-        "linkedid", "machine", "missed_by", "outcome", "position", "queue", "queued_at", "release_reason",
-        "ringing", "started_at", "talk_seconds", "threeway", "transfer", "wait_seconds",
+        "caller_number", "channel", "dialled_at", "direct_leg", "ended_at", "experts", "hangup_cause",
+        "hangup_text", "ivr", "left_queue", "linkedid", "machine", "missed_by", "outcome", "position", "queue",
+        "queued_at", "release_reason", "ringing", "started_at", "talk_seconds", "threeway", "transfer",
+        "wait_seconds",
     )
 
     def __init__(self, call_id: str, linkedid: str, channel: str, number: str, name: str, ts: float) -> None:
@@ -34,12 +35,15 @@ class Call:
         self.caller_name = name
         self.started_at = ts
         self.machine = CallMachine(call_id)
-        self.ivr: dict[str, Any] = {"category": None, "priority": None, "path": []}
+        # path: the AGI scripts and commands run (AMI); steps: the IVR machine's states (HOTLINE_IVR_PATH)
+        self.ivr: dict[str, Any] = {"category": None, "priority": None, "path": [], "steps": None}
         self.queue: str | None = None
         self.queued_at: float | None = None
         self.position: int | None = None
         self.ringing: dict[str, str] = {}   # agent id -> agent leg channel, while it rings
         self.missed_by: list[str] = []      # agents that rang without answering (AgentRingNoAnswer)
+        self.direct_leg: str | None = None   # the last agent's leg while the dialplan's Dial() rings it
+        self.dialled_at: float | None = None  # when that Dial() began: the caller's wait for a human starts
         self.agent: str | None = None
         self.agent_channel: str | None = None
         self.answered_at: float | None = None
@@ -67,7 +71,7 @@ class Call:
             return "transferred"
         if self.answered_at is not None:
             return "answered"
-        if self.queued_at is None:
+        if self.queued_at is None and self.dialled_at is None:
             return "ivr_only"
         if self.abandoned or (self.state in (CallState.QUEUED, CallState.RINGING) and not self.left_queue):
             return "abandoned"
@@ -83,7 +87,7 @@ class Call:
             "channel": self.channel,
             "started_at": self.started_at,
             "ivr": {"category": self.ivr["category"], "priority": self.ivr["priority"],
-                    "path": list(self.ivr["path"])},
+                    "path": list(self.ivr["path"]), "steps": self.ivr["steps"]},
             "queue": self.queue,
             "queued_at": self.queued_at,
             "ringing": list(self.ringing),

@@ -22,6 +22,7 @@ class IvrResult(BaseModel):
     category: str | None
     priority: int | None
     path: list[str]
+    steps: list[str] | None = None  # the IVR machine's states (HOTLINE_IVR_PATH), when the platform's IVR ran
 
 
 class TransferInfo(BaseModel):

@@ -2,6 +2,8 @@
 
     (new) --started--> ivr --queued--> queued --ringing--> ringing --answered--> talking
     ringing --ring_noanswer--> queued (or ringing while another member still rings)
+    ivr --ringing--> ringing                      (the dialplan's Dial() of the caller's last agent, before Queue())
+    ringing --ring_noanswer--> ivr                (that Dial() unanswered: on to Queue())
     talking --transferred--> transferred          (BlindTransfer, or Dial to 110/119/120 after a Redirect)
     talking --conference_joined--> in_conference  (ConfbridgeJoin into room 3w-<call_id>)
     in_conference --conference_left--> in_conference
@@ -33,9 +35,10 @@ LIVE = (S.IVR, S.QUEUED, S.RINGING, S.TALKING, S.TRANSFERRED, S.IN_CONFERENCE)
 CALL_TRANSITIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "started": {S.NEW: (S.IVR,)},                                   # Newchannel on the carrier trunk
     "queued": {S.IVR: (S.QUEUED,), S.TRANSFERRED: (S.QUEUED,)},     # QueueCallerJoin
-    "ringing": {S.QUEUED: (S.RINGING,), S.RINGING: (S.RINGING,)},   # AgentCalled
-    "ring_noanswer": {S.RINGING: (S.QUEUED, S.RINGING)},            # AgentRingNoAnswer
-    "answered": {S.QUEUED: (S.TALKING,), S.RINGING: (S.TALKING,)},  # AgentConnect
+    "ringing": {S.QUEUED: (S.RINGING,), S.RINGING: (S.RINGING,),    # AgentCalled
+                S.IVR: (S.RINGING,)},                                # DialBegin to the last agent
+    "ring_noanswer": {S.RINGING: (S.QUEUED, S.RINGING, S.IVR)},     # AgentRingNoAnswer; DialEnd not ANSWER
+    "answered": {S.QUEUED: (S.TALKING,), S.RINGING: (S.TALKING,)},  # AgentConnect; DialEnd ANSWER (last agent)
     "transferred": {S.TALKING: (S.TRANSFERRED,), S.IN_CONFERENCE: (S.TRANSFERRED,)},  # BlindTransfer / Dial
     "conference_joined": {S.TALKING: (S.IN_CONFERENCE,), S.IN_CONFERENCE: (S.IN_CONFERENCE,)},  # ConfbridgeJoin
     "conference_left": {S.IN_CONFERENCE: (S.IN_CONFERENCE, S.TALKING)},  # ConfbridgeLeave

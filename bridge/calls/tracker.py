@@ -28,9 +28,11 @@ from hotline.ami.frames import Frame
 
 log = logging.getLogger(__name__)
 
-IVR_VARIABLES = {"HOTLINE_CATEGORY": "category", "HOTLINE_PRIORITY": "priority"}
+# the IVR's outcome, as the platform's FastAGI flows set it: ivr.steps is the states its machine went through
+IVR_VARIABLES = {"HOTLINE_CATEGORY": "category", "HOTLINE_PRIORITY": "priority", "HOTLINE_IVR_PATH": "steps"}
 IVR_APPLICATIONS = frozenset({"AGI"})
 TRANSFERABLE = (CallState.TALKING, CallState.IN_CONFERENCE)
+QUEUE_CONTEXT = "hotline-queue"  # asterisk_config: one extension per queue, the last agent's Dial() then Queue()
 
 Event = dict[str, Any]
 
@@ -167,6 +169,8 @@ class CallTracker:
             value: Any = frame.get("Value", "")
             if field == "priority":
                 value = _int(value)
+            elif field == "steps":  # "welcome>complaint>queue"
+                value = [step for step in value.split(">") if step][:MAX_IVR_PATH]
             call.ivr[field] = value or None
         return []
 
@@ -289,6 +293,8 @@ class CallTracker:
             return []
         call = entry[0]
         transfer = call.transfer
+        if transfer is None and call.state == CallState.IVR:
+            return self._last_agent_dialled(call, frame, ts)
         if transfer is None:
             if call.machine.state not in TRANSFERABLE:
                 return []  # the queue ringing its members: not a transfer
@@ -305,13 +311,43 @@ class CallTracker:
         return []
 
     def _on_dial_end(self, frame: Frame, ts: float) -> list[Event]:
-        entry = self._channels.get(frame.get("DestChannel", ""))
+        leg = frame.get("DestChannel", "")
+        entry = self._channels.get(leg)
+        if entry is not None and entry[1] == AGENT and leg == entry[0].direct_leg:
+            return self._last_agent_dial_ended(entry[0], leg, frame, ts)
         if entry is None or entry[1] != FAR_END:
             return []
         transfer = entry[0].transfer
         if transfer is not None:
             transfer.fire("dial_answered" if frame.get("DialStatus") == "ANSWER" else "dial_failed")
         return []
+
+    def _last_agent_dialled(self, call: Call, frame: Frame, ts: float) -> list[Event]:
+        """Before the queue, the dialplan rings the agent who last answered this caller, when the ACD found
+        them ready (HOTLINE_LAST_AGENT, acd/routing.py): the pop and the figures follow it as a queue call."""
+        leg = frame.get("DestChannel", "")
+        agent = seat_of(leg)
+        if not leg or not agent.isdigit():
+            return []  # not a seat (the IVR's emergency transfer dials 110@emergency)
+        if frame.get("Context") == QUEUE_CONTEXT:
+            call.queue = call.queue or frame.get("Exten") or None
+        call.direct_leg, call.dialled_at, call.wait_seconds = leg, ts, 0.0
+        call.ringing[agent] = leg
+        self._channels[leg] = (call, AGENT)
+        return self._fire(call, "ringing", ts, extra={"agent": agent})
+
+    def _last_agent_dial_ended(self, call: Call, leg: str, frame: Frame, ts: float) -> list[Event]:
+        call.direct_leg = None
+        agent = seat_of(leg)
+        call.ringing.pop(agent, None)
+        if frame.get("DialStatus") == "ANSWER":
+            call.agent, call.agent_channel, call.answered_at = agent, leg, ts
+            call.wait_seconds = round(ts - (call.dialled_at or ts), 3)
+            return self._fire(call, "answered", ts, extra={"agent": agent})
+        self._channels.pop(leg, None)
+        call.missed_by.append(agent)
+        # NOANSWER, BUSY, CHANUNAVAIL: the dialplan goes on to Queue() (QueueCallerJoin: call.queued)
+        return self._fire(call, "ring_noanswer", ts, CallState.IVR, extra={"agent": agent})
 
     def _on_blind_transfer(self, frame: Frame, ts: float) -> list[Event]:
         entry = self._channels.get(frame.get("TransfereeChannel", ""))

@@ -1,0 +1,55 @@
+"""The caller's last agent rung before the queue (asterisk_config's `[hotline-queue]`: Dial(PJSIP/<seat>)
+when the ACD set HOTLINE_LAST_AGENT, then Queue()): over pbxsim running the platform's dialplan, the
+tracker follows that Dial as it follows app_queue, so the agent gets the pop and the figures count the call."""
+
+from __future__ import annotations
+
+from pbxsim.config import SeatBehaviour, SimConfig
+from pbxsim.distributions import Constant
+from tests.pops.harness import NUMBER, SCALE, rig, seed_history
+
+IVR = {"HOTLINE_CATEGORY": "complaint", "HOTLINE_QUEUE": "hotline-general", "HOTLINE_LAST_AGENT": "1001"}
+
+
+def platform(**seats: SeatBehaviour) -> SimConfig:
+    config = SimConfig.from_platform(ami_port=0, agi_url=None)
+    config.default_seat = SeatBehaviour(answer_delay=Constant(1.0))
+    config.seats.update(seats)  # by seat ("1001")
+    return config
+
+
+async def test_the_last_agent_answering_gets_the_pops_and_the_call_counts(redis_async, db_session_factory) -> None:
+    seed_history(db_session_factory)
+    async with rig(redis_async, db_session_factory, config=platform()) as r:
+        r.sim.add_member("PJSIP/1001", "agent-1001", queue="hotline-general")
+        call = await r.sim.place_call(caller=NUMBER, ivr_vars=IVR, talk_time=1)
+        await call.wait(10)
+        ended = await r.wait_call_event(call.uniqueid, "call.ended")
+        kinds = [(e["type"], e.get("agent")) for e in await r.calls() if e["call_id"] == call.uniqueid]
+        assert kinds == [("call.started", None), ("call.ringing", "1001"), ("call.answered", "1001"),
+                         ("call.ended", None)]  # no Queue(): the Dial was answered
+        snapshot = ended["call"]
+        assert (snapshot["outcome"], snapshot["agent"], snapshot["queue"]) == ("answered", "1001", "hotline-general")
+        # it rang 1 simulated second (0.1 s of wall time at the rig's scale): the caller's wait for a human
+        assert snapshot["wait_seconds"] is not None and 0.5 / SCALE <= snapshot["wait_seconds"] <= 5 / SCALE
+        pops = await r.wait_pop("1001", "pop.hangup", call_id=call.uniqueid)
+        assert pops["reason"] == "ended"
+        ringing = await r.wait_pop("1001", "pop.ringing", call_id=call.uniqueid)
+        assert ringing["history"]["repeat_caller"] is True and ringing["kb_hits"]
+
+
+async def test_the_last_agent_not_answering_sends_the_call_to_the_queue(redis_async, db_session_factory) -> None:
+    busy = SeatBehaviour(answer_delay=Constant(1.0), answer_probability=0.0)
+    async with rig(redis_async, db_session_factory, config=platform(**{"1001": busy})) as r:
+        r.sim.add_member("PJSIP/1002", "agent-1002", queue="hotline-general")
+        call = await r.sim.place_call(caller="13700000009", ivr_vars=IVR, talk_time=1)
+        await call.wait(40)
+        await r.wait_call_event(call.uniqueid, "call.ended")
+        kinds = [(e["type"], e.get("agent")) for e in await r.calls() if e["call_id"] == call.uniqueid]
+        assert kinds == [("call.started", None), ("call.ringing", "1001"), ("call.ring_noanswer", "1001"),
+                         ("call.queued", None), ("call.ringing", "1002"), ("call.answered", "1002"),
+                         ("call.ended", None)]
+        await r.wait_pop("1001", "pop.hangup", call_id=call.uniqueid)
+        assert [(p["type"], p.get("reason")) for p in await r.pops("1001")] == [
+            ("pop.ringing", None), ("pop.hangup", "ring_noanswer")]
+        await r.wait_pop("1002", "pop.answered", call_id=call.uniqueid)
