@@ -54,14 +54,38 @@
     document.getElementById("wo-result").textContent = "";
   }
 
+  // control.<kind> events: how a transfer, three-way call or consultation the agent started goes on
+  const CONTROL = { transfer: "转接", threeway: "三方通话", consult: "咨询专家" };
+  const CONTROL_STATE = {
+    requested: "已发出", handed_over: "已转出", failed: "失败", citizen_gone: "市民已挂机",
+    inviting: "正在邀请专家", originating: "正在呼叫", redirecting: "正在接入会议", joined: "已接通",
+    declined: "专家已拒绝", consulting: "咨询中", closed: "已结束",
+  };
+  const TARGET = { expert: "专家", 110: "110", 119: "119", 120: "120" };
+
+  function controlText(event) {
+    const kind = event.type.slice("control.".length);
+    const target = TARGET[event.target] ? "（" + TARGET[event.target] + (event.expert ? " " + event.expert : "") + "）" : "";
+    const state = CONTROL_STATE[event.state] || String(event.state);
+    return (CONTROL[kind] || kind) + target + "：" + state + (event.message ? "，" + event.message : "");
+  }
+
   function onEvent(event) {
     if (!event || typeof event !== "object") return;
+    if (typeof event.type === "string" && event.type.startsWith("control.")) {
+      const text = controlText(event);
+      if (event.call_id === currentCall) setText("control-status", text);
+      log(text);
+      setTimeout(StateBar.refresh, 1000);  // a transfer ends the agent's leg: the ACD starts 话后整理
+      return;
+    }
     if (event.type === "pop.ringing" || event.type === "pop.answered") {
       PopPanel.show(event, useKb);
       prefill(event);
       log(PopPanel.STATUS[event.type] + "：" + (event.caller_number || "未知号码"));
     } else if (event.type === "pop.hangup") {
       if (event.call_id === currentCall) setText("pop-status", PopPanel.hangupText(event.reason));
+      setTimeout(StateBar.refresh, 1000);  // after a call the ACD puts the seat in 话后整理 by itself
       log("通话结束：" + (event.caller_number || event.call_id || ""));
     } else {
       log("事件：" + String(event.type));

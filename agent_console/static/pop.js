@@ -22,9 +22,17 @@ const PopPanel = (() => {
     return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai" });
   }
 
+  // the IVR machines' states (ivr/flows, HOTLINE_IVR_PATH) as the agent reads them
+  const IVR_STEP = { welcome: "欢迎语", notice: "公告", complaint: "按键投诉", order_status: "查询工单",
+                     emergency: "紧急求助", emergency_confirm: "确认转接", emergency_transfer: "转接紧急服务",
+                     queue: "转人工", ask: "输入工单号", lookup: "查询", tell: "播报进度", done: "查询完毕",
+                     give_up: "未查到", offer: "回呼提示", asked: "申请回呼", callback_booked: "已登记回呼",
+                     declined: "继续等待" };
+
   function ivrPath(ivr) {
     if (!ivr) return "";
-    const path = ivr.path;
+    if (Array.isArray(ivr.steps) && ivr.steps.length) return ivr.steps.map((s) => IVR_STEP[s] || s).join(" → ");
+    const path = ivr.path;  // the AGI commands, when the IVR set no steps (another IVR, or none)
     if (Array.isArray(path)) return path.join(" → ");
     return path ? String(path) : "";
   }
@@ -35,13 +43,39 @@ const PopPanel = (() => {
     return s >= 60 ? Math.floor(s / 60) + " 分 " + (s % 60) + " 秒" : s + " 秒";
   }
 
+  // history is the caller history (hotline.history: flags, open orders with deadlines, orders, calls) or a
+  // list: flags first, then each order once (open ones first), then the calls
   function historyItems(history) {
-    // history is {calls: [...], orders: [...], ...} or a list; every list found is shown
     if (!history) return [];
     if (Array.isArray(history)) return history;
     const items = [];
-    for (const value of Object.values(history)) if (Array.isArray(value)) items.push(...value);
+    if (history.repeat_caller) items.push("重复来电");
+    for (const group of history.repeats || []) {
+      items.push("同一事项来电 " + group.count + " 次（" + (CATEGORY[group.category] || group.category) + "）");
+    }
+    if (history.last_satisfaction !== undefined && history.last_satisfaction !== null) {
+      items.push("上次满意度：" + history.last_satisfaction);
+    }
+    const seen = new Set();
+    for (const order of [...(history.open_orders || []), ...(history.orders || [])]) {
+      const key = order.number ?? order.id;
+      if (key !== undefined && seen.has(key)) continue;
+      seen.add(key);
+      items.push(order);
+    }
+    items.push(...(history.calls || []));
     return items;
+  }
+
+  const DEADLINE = { dispatch: "转办", sign: "签收", handle: "办理", complete: "办结", reply: "答复",
+                     revisit: "回访", feedback: "反馈" };
+
+  function nextDeadline(order) {
+    const due = (order.deadlines || []).filter((d) => !d.met_at)
+      .sort((a, b) => String(a.due_at).localeCompare(String(b.due_at)))[0];
+    if (!due) return "";
+    return (DEADLINE[due.kind] || due.kind) + "时限：" + when(due.due_at) + (due.overdue ? "（已超期）" : "") +
+      (due.provisional ? "（暂定）" : "");
   }
 
   function describe(item) {
@@ -53,6 +87,11 @@ const PopPanel = (() => {
       if (LABELS[key]) value = LABELS[key][value] || value;
       else if (key.endsWith("_at")) value = when(value);
       parts.push(label ? label + "：" + value : String(value));
+    }
+    if (item.open === true) {
+      parts.push("未办结");
+      const deadline = nextDeadline(item);
+      if (deadline) parts.push(deadline);
     }
     return parts.length ? parts.join("  ") : JSON.stringify(item);
   }

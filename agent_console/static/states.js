@@ -21,7 +21,8 @@ const StateBar = (() => {
   function show(confirmed) {
     if (!confirmed || !confirmed.label) return;
     const node = document.getElementById("agent-state");
-    node.textContent = confirmed.label + (confirmed.reason ? "（" + confirmed.reason + "）" : "");
+    const reason = confirmed.reason && confirmed.reason !== confirmed.label ? confirmed.reason : null;  // not 话后整理（话后整理）
+    node.textContent = confirmed.label + (reason ? "（" + reason + "）" : "");
     node.dataset.state = String(confirmed.state);
     document.getElementById("btn-wrapup-done").disabled = confirmed.state !== "wrap_up";
     if (pending && (pending === confirmed.state || (pending === "logged_in" && confirmed.state !== "logged_out"))) {
@@ -35,6 +36,21 @@ const StateBar = (() => {
     if (result.ok) show(result.data);
   }
 
+  // Asterisk confirms within a second or so: ask until it has, rather than wait for the next heartbeat
+  let asking = false;
+  async function awaitConfirmation() {
+    if (asking) return;
+    asking = true;
+    try {
+      for (let i = 0; i < 15 && pending; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await refresh();
+      }
+    } finally {
+      asking = false;
+    }
+  }
+
   async function act(name) {
     const [path, needsReason, label, awaited] = ACTIONS[name];
     const reason = needsReason ? document.getElementById("pause-reason").value : null;
@@ -45,6 +61,7 @@ const StateBar = (() => {
     setNote("已提交：" + text + "，等待确认");
     log("已提交：" + text);
     show(result.data);
+    awaitConfirmation();
   }
 
   // 话后整理 on request: the ACD enters it by itself after each call; asking for it explicitly goes on
@@ -55,6 +72,7 @@ const StateBar = (() => {
     pending = "wrap_up";
     setNote("已提交：话后整理，等待确认");
     log("已提交：话后整理");
+    awaitConfirmation();
   }
 
   function wire() {
@@ -71,5 +89,5 @@ const StateBar = (() => {
 
   // heartbeats of the websocket carry the confirmed state
   function fromHeartbeat(frame) { if (frame && frame.agent_state) show(frame.agent_state); }
-  return { wire, refresh, fromHeartbeat, show };
+  return { wire, refresh, fromHeartbeat, show, awaitConfirmation };
 })();
