@@ -121,6 +121,14 @@ class Platform:
             return f"calls {calls}; members {members}; events {events}; pops {pops}"
         return self.run(describe())
 
+    def room_members(self, call: CitizenCall) -> list[str]:
+        """Who is in the call's three-way room now: the citizen, and seats by endpoint."""
+        async def members() -> list[str]:
+            alive = [c for c in self.sim.pbx.channels.alive() if c.context in ("threeway-citizen", "threeway-member")
+                     and c.exten == f"3w-{call.uniqueid}"]
+            return sorted("citizen" if c is call.channel else c.name.rsplit("-", 1)[0] for c in alive)
+        return self.run(members())
+
     def channel_of(self, call: CitizenCall) -> tuple[str, str]:
         """Where the citizen's channel is in the simulated dialplan now: (context, exten)."""
         async def where() -> tuple[str, str]:
@@ -244,6 +252,10 @@ def test_an_agents_calls_end_to_end(platform: Platform, db_session_factory, arti
             expect(agent.locator("#control-status")).to_contain_text("三方通话（专家 2001）：已接通", timeout=15_000)
             assert platform.channel_of(third)[0] in ("threeway-citizen", "conference")  # in the room
             agent.screenshot(path=str(artifacts_dir / "flow-5-threeway.png"), full_page=True)
+            agent.click("button.call-action[data-action=hangup]")  # the agent leaves the room
+            expect(agent.locator("#event-log")).to_contain_text("挂断：已发出")
+            platform.run(asyncio.sleep(1.0))
+            assert platform.room_members(third) == ["PJSIP/2001", "citizen"]  # the citizen and the expert go on
 
             # the citizen hangs up: the room closes, both pages are told
             platform.hang_up(third)
