@@ -1,11 +1,27 @@
-"""Feeds the answer-rate guard from bus stream `calls` (docs/CONTRACTS.md "Call events")."""
+"""The ACD's bus consumers: stream `calls` feeds the answer-rate guard (docs/CONTRACTS.md "Call events");
+stream `acd:requests` carries the consoles' state requests (agent_console POST /api/console/state), which the
+ACD honours through the PBX."""
 
 from __future__ import annotations
 
-from acd.guard import AnswerRateGuard
-from hotline.bus import EventBus
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any
 
+from redis.exceptions import RedisError, ResponseError
+
+from acd.guard import AnswerRateGuard
+from acd.services import AcdError, AgentService
+from acd.state import AgentState
+from hotline.bus import EventBus, agent_stream, encode
+
+log = logging.getLogger(__name__)
 CALLS_STREAM = "calls"
+REQUESTS_STREAM = "acd:requests"  # written by agent_console.resources.request_state
+REQUESTS_GROUP = "acd"
 
 
 class CallsConsumer:
@@ -30,3 +46,62 @@ class CallsConsumer:
         async for _stream, entry_id, event in self.bus.subscribe({CALLS_STREAM: self.last_id}, block_ms=block_ms):
             self.last_id = entry_id
             self.guard.observe(event)
+
+
+class StateRequestsConsumer:
+    """Honours `agent.state_requested` entries once each (consumer group `acd`, acknowledged when acted on):
+    wrapup → 话后整理 (a pause with the wrap-up reason), idle → 示闲 (or 结束整理), paused → 示忙 with its reason.
+    Asterisk's events then confirm the state as for any button; a request the ACD cannot honour (seat not
+    signed in, unknown seat, PBX refusing) is answered on the agent's stream with `agent.request_refused`."""
+
+    def __init__(self, bus: EventBus, agents: AgentService, consumer: str = "acd", block_ms: int = 1000) -> None:
+        self.bus, self.agents, self.consumer, self.block_ms = bus, agents, consumer, block_ms
+        self.handled = 0
+
+    async def run(self) -> None:
+        key = self.bus.key(REQUESTS_STREAM)
+        with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists
+            await self.bus.redis.xgroup_create(key, REQUESTS_GROUP, id="$", mkstream=True)
+        cursor = "0"  # our pending requests first (a restart mid-way), then new ones
+        while True:
+            try:
+                reply = await self.bus.redis.xreadgroup(REQUESTS_GROUP, self.consumer, {key: cursor}, count=50,
+                                                        block=None if cursor != ">" else self.block_ms)
+            except (RedisError, OSError) as exc:
+                log.warning("reading %s failed (%s): retrying", REQUESTS_STREAM, exc)
+                await asyncio.sleep(0.5)
+                continue
+            entries = reply[0][1] if reply else []
+            if cursor != ">" and not entries:
+                cursor = ">"
+                continue
+            for entry_id, fields in entries:
+                await self.honour(entry_id, fields)
+                await self.bus.redis.xack(key, REQUESTS_GROUP, entry_id)
+                self.handled += 1
+            if cursor != ">" and entries:
+                cursor = entries[-1][0]
+
+    async def honour(self, entry_id: str, fields: dict[str, str] | None) -> None:
+        try:
+            request: dict[str, Any] = json.loads((fields or {}).get("data", ""))
+            agent_id, state = str(request["agent_id"]), request["state"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("state request %s unreadable: skipped", entry_id)
+            return
+        try:
+            if state == "wrapup":
+                await self.agents.start_wrap_up(agent_id)
+            elif state == "idle":
+                wrapping_up = (await self.agents.store.get(agent_id)).state == AgentState.wrap_up
+                await (self.agents.wrap_up if wrapping_up else self.agents.ready)(agent_id)
+            elif state == "paused":
+                await self.agents.not_ready(agent_id, request.get("reason") or "")
+            else:
+                raise AcdError(f"unknown state {state!r}")
+        except AcdError as exc:
+            log.info("state request %s of seat %s refused: %s", state, agent_id, exc)
+            refusal = {"type": "agent.request_refused", "agent_id": agent_id, "state": state, "message": str(exc),
+                       "ts": time.time()}
+            with contextlib.suppress(RedisError, OSError):
+                await self.bus.redis.xadd(self.bus.key(agent_stream(agent_id)), {"data": encode(refusal)})

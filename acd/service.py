@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from acd.bus_consumer import CallsConsumer
+from acd.bus_consumer import CallsConsumer, StateRequestsConsumer
 from acd.callbacks import CallbackDispatcher
 from acd.config import AcdConfig, default_acd_config
 from acd.guard import AnswerRateGuard
@@ -57,6 +57,7 @@ class Acd:
                                      short_abandon_seconds=self.short_abandon_seconds, ami=self.ami,
                                      session_factory=self.session_factory, clock=self.clock)
         self.calls = CallsConsumer(self.bus, self.guard)
+        self.requests = StateRequestsConsumer(self.bus, self.agents)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
@@ -76,7 +77,8 @@ class Acd:
         self.ami.add_listener(self.on_event, events=ACD_EVENTS)
         await self.calls.catch_up()
         self._tasks = [asyncio.create_task(self._loop(), name="acd-loop"),
-                       asyncio.create_task(self.calls.run(), name="acd-calls")]
+                       asyncio.create_task(self.calls.run(), name="acd-calls"),
+                       asyncio.create_task(self.requests.run(), name="acd-requests")]
 
     async def resync(self) -> None:
         """Rebuild from Redis + QueueStatus now (the client's own Resync may have come before `start`)."""

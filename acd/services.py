@@ -394,6 +394,14 @@ class AgentService:
         await self._require_logged_in(agent_id)
         await self._send({"Action": "QueuePause", "Interface": seat.interface, "Paused": "false"})
 
+    async def start_wrap_up(self, agent_id: str) -> None:
+        """话后整理 on the agent's request (after each queue call the ACD starts it by itself): a pause with the
+        wrap-up reason, which the tracker reads as wrap-up (during a call: once the call ends)."""
+        seat = self.seat(agent_id)
+        await self._require_logged_in(agent_id)
+        await self._send({"Action": "QueuePause", "Interface": seat.interface, "Paused": "true",
+                          "Reason": self.config.acd.wrap_up_reason})
+
     async def not_ready(self, agent_id: str, reason: str) -> None:
         seat = self.seat(agent_id)
         label = self.reason_label(reason)

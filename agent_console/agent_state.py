@@ -1,17 +1,19 @@
 """The seat's state as the ACD confirmed it (acd.services.AgentStore in Redis), for the console to show.
 
-The console only asks (stream `acd:requests`); Asterisk's events, read by the ACD, decide the state.
+The console only asks (stream `acd:requests`, honoured by acd.bus_consumer.StateRequestsConsumer); Asterisk's
+events, read by the ACD, decide the state.
 """
 
 from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+from acd.bus_consumer import REQUESTS_STREAM
 from acd.services import AgentStore
 
 from .schemas import ConfirmedState
 
-REQUESTS_STREAM = "acd:requests"
+__all__ = ["REQUESTS_STREAM", "confirmed_state"]
 
 
 async def confirmed_state(client: aioredis.Redis, agent_id: str) -> ConfirmedState:

@@ -71,7 +71,7 @@
   }
 
   function onEvent(event) {
-    if (!event || typeof event !== "object") return;
+    if (!event || typeof event !== "object" || StateBar.fromEvent(event)) return;
     if (typeof event.type === "string" && event.type.startsWith("control.")) {
       const text = controlText(event);
       if (event.call_id === currentCall) setText("control-status", text);

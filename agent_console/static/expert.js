@@ -30,7 +30,7 @@
   }
 
   function onEvent(event) {
-    if (!event || typeof event !== "object") return;
+    if (!event || typeof event !== "object" || StateBar.fromEvent(event)) return;
     if (event.type === "invite.threeway") {
       invitations.set(event.call_id, event);
       PopPanel.show(event);

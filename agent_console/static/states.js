@@ -87,7 +87,19 @@ const StateBar = (() => {
     refresh();
   }
 
+  // the ACD could not honour a request sent on stream acd:requests (话后整理 on request): say why
+  const REQUESTED = { wrapup: "话后整理", idle: "示闲", paused: "示忙" };
+  function fromEvent(event) {
+    if (!event || event.type !== "agent.request_refused") return false;
+    pending = null;
+    setNote("");
+    const text = (REQUESTED[event.state] || String(event.state)) + "失败：" + (event.message || "");
+    toast(text, true);
+    log(text);
+    return true;
+  }
+
   // heartbeats of the websocket carry the confirmed state
   function fromHeartbeat(frame) { if (frame && frame.agent_state) show(frame.agent_state); }
-  return { wire, refresh, fromHeartbeat, show, awaitConfirmation };
+  return { wire, refresh, fromHeartbeat, fromEvent, show, awaitConfirmation };
 })();

@@ -172,3 +172,38 @@ async def test_bad_console_actions_are_refused(acd):
     with pytest.raises(AcdError, match="not in wrap-up"):
         await acd.agents.wrap_up("1003")
     assert await state_of(acd, "1003") == S.ready
+
+
+async def test_state_requests_from_the_consoles_are_honoured_once(sim, bus, acd):
+    """POST /api/console/state writes `acd:requests`; the ACD acts on each entry once, through the PBX."""
+    from acd.bus_consumer import REQUESTS_GROUP, REQUESTS_STREAM
+    from hotline.bus import agent_stream
+
+    async def request(agent_id: str, state: str, reason: str | None = None) -> None:
+        await bus.publish(REQUESTS_STREAM, {"type": "agent.state_requested", "agent_id": agent_id, "state": state,
+                                            "reason": reason, "by": "agent" + agent_id})
+
+    await acd.agents.login("1004")
+    await reach(acd, "1004", S.ready)
+    await request("1004", "wrapup")  # 话后整理 on request: a pause with the wrap-up reason
+    await reach(acd, "1004", S.wrap_up)
+    assert await _paused(sim, "PJSIP/1004")
+    await request("1004", "idle")  # from 话后整理, 示闲 is 结束整理
+    await reach(acd, "1004", S.ready)
+    await request("1004", "paused", "meal")
+    await reach(acd, "1004", S.not_ready)
+    assert (await acd.agents.store.get("1004")).reason == "用餐"
+    await request("1005", "wrapup")  # not signed in: refused, and the agent's page is told why
+    refusals = await until(lambda: _events(bus, agent_stream("1005")))
+    assert [(r["type"], r["state"]) for r in refusals] == [("agent.request_refused", "wrapup")]
+    assert "1005" in refusals[0]["message"]
+    await until(lambda: _nothing_pending(bus, REQUESTS_STREAM, REQUESTS_GROUP))
+    assert acd.requests.handled == 4
+
+
+async def _events(bus, stream: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    return [event for _id, event in await bus.read_since(stream)]
+
+
+async def _nothing_pending(bus, stream: str, group: str) -> bool:  # type: ignore[no-untyped-def]
+    return (await bus.redis.xpending(bus.key(stream), group))["pending"] == 0

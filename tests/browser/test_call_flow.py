@@ -1,9 +1,9 @@
 """A working day in Debian's headless Chromium against the whole platform: pbxsim plays Asterisk (AMI and
 FastAGI), and the ivr, bridge, pops, acd and console roles run as `hotline run` runs them. An agent logs in,
-signs in to the queue, a simulated citizen's call goes through the IVR and pops with the caller's history and
-KB hits; the agent saves a work order from it; transfers a second call to 110; and brings an expert into a
-third call, whose page shows the invitation with the case; the room closes when the citizen hangs up.
-Screenshots of each step are saved as test artefacts."""
+signs in to the queue, asks for 话后整理 and ends it; a simulated citizen's call goes through the IVR and pops
+with the caller's history and KB hits; the agent saves a work order from it; transfers a second call to 110;
+and brings an expert into a third call, whose page shows the invitation with the case; the agent leaves the
+room, and it closes when the citizen hangs up. Screenshots of each step are saved as test artefacts."""
 
 from __future__ import annotations
 
@@ -178,6 +178,10 @@ def test_an_agents_calls_end_to_end(platform: Platform, db_session_factory, arti
         try:
             log_in(agent, platform.url, "agent1001")
             expect(agent).to_have_url(platform.url + "/agent")
+            agent.click("#btn-wrapup")  # 话后整理 on request: the ACD pauses the seat with the wrap-up reason
+            expect(agent.locator("#agent-state")).to_have_text("话后整理", timeout=15_000)
+            agent.click("#btn-wrapup-done")
+            expect(agent.locator("#agent-state")).to_have_text("示闲", timeout=15_000)
 
             # 1. a citizen calls, presses the complaint key and waits: the pop comes as the seat rings
             first = platform.place_call(talk_time=None)
