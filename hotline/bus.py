@@ -22,13 +22,15 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
 log = logging.getLogger(__name__)
 DEFAULT_MAXLEN = 100_000  # approximate trim: streams are a replay window, not the archive
 POOL_SIZE = 100  # connections per process; more concurrent commands wait for one (POOL_WAIT_S at most)
 POOL_WAIT_S = 20.0
+RESTART_RETRIES = 2  # a command that finds its connection dead is tried again on a new one (Redis restarted)
 
 
 def encode(event: dict[str, Any]) -> str:
@@ -55,8 +57,12 @@ class EventBus:
     def from_url(cls, url: str, prefix: str = "hotline:") -> EventBus:
         # a blocking pool: a burst (500 pages reconnecting to one console) waits for a connection instead of
         # failing with MaxConnectionsError, which redis-py's default pool raises past 100 commands in flight
-        pool = aioredis.BlockingConnectionPool.from_url(url, decode_responses=True, max_connections=POOL_SIZE,
-                                                        timeout=POOL_WAIT_S)
+        # After a Redis restart every pooled connection is dead, which a command finds out only by failing on
+        # it: retry such a command once more on a new connection rather than fail the request it serves
+        # (a console's first page loads after the restart answered 500 without this).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, decode_responses=True, max_connections=POOL_SIZE, timeout=POOL_WAIT_S,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), RESTART_RETRIES), retry_on_error=[RedisConnectionError])
         return cls(aioredis.Redis.from_pool(pool), prefix)
 
     def key(self, stream: str) -> str:

@@ -1,5 +1,6 @@
 """The event bus on a real Redis: replay from a last id, a foreign entry never blocks a reader, and the
-publisher's direct script connection recovers from a flush, a kill and a cancellation."""
+publisher's direct script connection recovers from a flush, a kill and a cancellation; pooled commands survive
+a Redis restart."""
 
 from __future__ import annotations
 
@@ -72,3 +73,22 @@ async def test_a_direct_script_cancelled_mid_call_does_not_leave_a_reply_for_the
         assert await script(["k"], [0, "mine"]) == "mine"  # not the cancelled call's "late"
     finally:
         await script.aclose()
+
+
+async def test_the_first_commands_after_a_redis_restart_go_through() -> None:
+    """Every pooled connection dies with Redis: the next command on each is tried again on a new one, so the
+    requests served right after a restart do not fail."""
+    from hotline.redis_server import EmbeddedRedis
+
+    server = EmbeddedRedis().start()
+    bus = EventBus.from_url(server.url, prefix="restart:")
+    try:
+        await asyncio.gather(*(bus.publish("s", {"n": n}) for n in range(5)))  # several pooled connections
+        assert len(bus.redis.connection_pool._available_connections) > 1  # type: ignore[attr-defined]
+        server.stop()
+        server = EmbeddedRedis(port=server.port).start()  # empty, at the same address
+        results = await asyncio.gather(*(bus.publish("s", {"n": n}) for n in range(5)))
+        assert len(results) == 5 and len(await bus.read_since("s")) == 5
+    finally:
+        await bus.redis.aclose()
+        server.stop()
