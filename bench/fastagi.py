@@ -64,7 +64,8 @@ SERVER_SCRIPT = """
 import asyncio, json, sys, time
 import logging
 from hotline.fastagi import FastAgiServer, session as agi_session
-from ivr.app import build_routes, redis_client
+from hotline.bus import redis_client
+from ivr.app import build_routes
 from ivr.services import HotlineIvrServices
 
 # the server's own share of a command: from the reply line read off the socket, through parsing and the

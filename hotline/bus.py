@@ -48,6 +48,18 @@ def agent_stream(agent_id: str) -> str:
     return f"agent:{agent_id}"
 
 
+def redis_client(url: str, max_connections: int = POOL_SIZE, wait_s: float = POOL_WAIT_S) -> aioredis.Redis:
+    """The platform's Redis client. A blocking pool: a burst (500 pages reconnecting to one console, 1,000 IVR
+    calls) waits for a connection instead of failing with MaxConnectionsError, which redis-py's default pool
+    raises past its size. After a Redis restart every pooled connection is dead, which a command finds out only
+    by failing on it: such a command is tried again on a new connection rather than fail the request it serves
+    (a console's first page loads after a restart answered 500 without this)."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, decode_responses=True, max_connections=max_connections, timeout=wait_s,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), RESTART_RETRIES), retry_on_error=[RedisConnectionError])
+    return aioredis.Redis.from_pool(pool)
+
+
 class EventBus:
     def __init__(self, client: aioredis.Redis, prefix: str = "hotline:") -> None:
         self.redis = client
@@ -55,15 +67,7 @@ class EventBus:
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "hotline:") -> EventBus:
-        # a blocking pool: a burst (500 pages reconnecting to one console) waits for a connection instead of
-        # failing with MaxConnectionsError, which redis-py's default pool raises past 100 commands in flight
-        # After a Redis restart every pooled connection is dead, which a command finds out only by failing on
-        # it: retry such a command once more on a new connection rather than fail the request it serves
-        # (a console's first page loads after the restart answered 500 without this).
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url, decode_responses=True, max_connections=POOL_SIZE, timeout=POOL_WAIT_S,
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), RESTART_RETRIES), retry_on_error=[RedisConnectionError])
-        return cls(aioredis.Redis.from_pool(pool), prefix)
+        return cls(redis_client(url), prefix)
 
     def key(self, stream: str) -> str:
         return self.prefix + "stream:" + stream

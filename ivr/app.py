@@ -7,8 +7,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-import redis.asyncio as aioredis
-
+from hotline.bus import redis_client
 from hotline.fastagi import AgiSession, FastAgiServer, Handler
 from hotline.fastagi.dialplan import missing_routes
 from hotline.settings import get_settings
@@ -51,14 +50,6 @@ def build_services(redis_url: str, database_url: str | None) -> HotlineIvrServic
 
         records = SqlOrderRecords(make_session_factory(make_engine(database_url)))
     return HotlineIvrServices(redis_client(redis_url), records)
-
-
-def redis_client(url: str, max_connections: int = 100) -> aioredis.Redis:
-    """A bounded pool that makes callers wait for a free connection: a burst of 1,000 calls must queue for
-    Redis, not fail with 'Too many connections'."""
-    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=10,
-                                                    decode_responses=True)
-    return aioredis.Redis(connection_pool=pool)
 
 
 async def serve(extensions_conf: str | None = None) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from hotline.bus import redis_client
 from hotline.fastagi import FastAgiServer
-from ivr.app import build_routes, redis_client
+from ivr.app import build_routes
 from ivr.records import SqlOrderRecords
 from ivr.services import HotlineIvrServices
 
