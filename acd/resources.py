@@ -17,6 +17,7 @@ from acd.config import AcdConfig, default_acd_config
 from acd.schemas import AgentOut, DayPlanIn, NotReadyIn, PenaltyIn, StaffingIn
 from acd.services import AcdError, AgentService, AgentStore
 from acd.state import Agent
+from hotline.ami.actions import AmiError
 from hotline.security import Principal, Role, require_roles
 
 router = APIRouter(prefix="/acd", tags=["acd"])
@@ -56,6 +57,9 @@ async def _act(service: AgentService, action: str, agent_id: str, *args: Any) ->
         await getattr(service, action)(agent_id, *args)
     except AcdError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT if "not " in str(exc) else 422, str(exc)) from None
+    except AmiError as exc:  # the link is down or Asterisk did not answer: nothing changed, try again later
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            f"交换机连接中断，请稍后重试 (PBX link down: {exc})") from None
     return await _out(service.store, await service.store.get(agent_id))
 
 

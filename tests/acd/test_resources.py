@@ -87,3 +87,16 @@ async def test_no_pbx_link_is_503(bus):
     async with client(app, "a1001") as me:
         assert (await me.post("/acd/me/login")).status_code == 503
         assert (await me.get("/acd/me")).json()["state"] == "logged_out"
+
+
+async def test_a_pbx_link_that_is_down_is_a_clear_503(bus):  # type: ignore[no-untyped-def]
+    from hotline.ami.client import AmiClient
+    from hotline.redis_server import free_port
+
+    ami = AmiClient("127.0.0.1", free_port(), "hotline", "hotline-secret", action_timeout=0.3)  # nothing listens
+    try:
+        async with client(make_app(bus, ami), "a1001") as me:
+            reply = await me.post("/acd/me/login")  # QueueAdd: the first thing it needs is the PBX
+        assert reply.status_code == 503 and reply.json()["detail"].startswith("交换机连接中断")
+    finally:
+        await ami.close()
