@@ -4,19 +4,19 @@ ACD honours through the PBX."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
 import time
 from typing import Any
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from acd.guard import AnswerRateGuard
 from acd.services import AcdError, AgentService
 from acd.state import AgentState
 from hotline.bus import EventBus, agent_stream, encode
+from hotline.tasks import run_forever
 
 log = logging.getLogger(__name__)
 CALLS_STREAM = "calls"
@@ -59,28 +59,17 @@ class StateRequestsConsumer:
         self.handled = 0
 
     async def run(self) -> None:
+        # Redis gone mid-request, or a bug: start over (the group keeps the unacknowledged requests)
+        await run_forever(self._run, "state requests consumer")
+
+    async def _run(self) -> None:
         key = self.bus.key(REQUESTS_STREAM)
-        with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists
-            await self.bus.redis.xgroup_create(key, REQUESTS_GROUP, id="$", mkstream=True)
-        cursor = "0"  # our pending requests first (a restart mid-way), then new ones
-        while True:
-            try:
-                reply = await self.bus.redis.xreadgroup(REQUESTS_GROUP, self.consumer, {key: cursor}, count=50,
-                                                        block=None if cursor != ">" else self.block_ms)
-            except (RedisError, OSError) as exc:
-                log.warning("reading %s failed (%s): retrying", REQUESTS_STREAM, exc)
-                await asyncio.sleep(0.5)
-                continue
-            entries = reply[0][1] if reply else []
-            if cursor != ">" and not entries:
-                cursor = ">"
-                continue
+        async for entries in self.bus.group_batches(REQUESTS_STREAM, REQUESTS_GROUP, self.consumer, count=50,
+                                                    block_ms=self.block_ms):
             for entry_id, fields in entries:
                 await self.honour(entry_id, fields)
                 await self.bus.redis.xack(key, REQUESTS_GROUP, entry_id)
                 self.handled += 1
-            if cursor != ">" and entries:
-                cursor = entries[-1][0]
 
     async def honour(self, entry_id: str, fields: dict[str, str] | None) -> None:
         try:

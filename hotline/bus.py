@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 log = logging.getLogger(__name__)
 DEFAULT_MAXLEN = 100_000  # approximate trim: streams are a replay window, not the archive
@@ -87,6 +87,38 @@ class EventBus:
         are left out (`read_after` keeps their place, for pagers)."""
         return [(entry_id, event) for entry_id, event in await self.read_after(stream, last_id, count)
                 if event is not None]
+
+    async def group_batches(self, stream: str, group: str, consumer: str, *, start_id: str = "$", count: int = 100,
+                            block_ms: int = 1000, retry_s: float = 0.5
+                            ) -> AsyncIterator[list[tuple[str, dict[str, str] | None]]]:
+        """Forever, batches of a consumer group's entries for `consumer`: its pending ones first (read and not
+        acknowledged before a restart), then new ones. The group is made if missing (from `start_id`); Redis
+        errors are retried. Acknowledging (XACK) is the caller's, once an entry is acted on."""
+        key = self.key(stream)
+        cursor, grouped = "0", False
+        while True:
+            try:
+                if not grouped:
+                    try:
+                        await self.redis.xgroup_create(key, group, id=start_id, mkstream=True)
+                    except ResponseError as exc:
+                        if "BUSYGROUP" not in str(exc):
+                            raise
+                    grouped = True
+                reply = await self.redis.xreadgroup(group, consumer, {key: cursor}, count=count,
+                                                    block=None if cursor != ">" else block_ms)
+            except (RedisError, OSError) as exc:
+                log.warning("reading %s (group %s) failed (%s): retrying", stream, group, exc)
+                await asyncio.sleep(retry_s)
+                continue
+            entries = reply[0][1] if reply else []
+            if cursor != ">":
+                if not entries:
+                    cursor = ">"
+                    continue
+                cursor = entries[-1][0]  # on through the pending entries
+            if entries:
+                yield entries
 
     async def subscribe(self, streams: dict[str, str], block_ms: int = 1000,
                         count: int = 500) -> AsyncIterator[tuple[str, str, dict]]:

@@ -1,4 +1,8 @@
-"""Stopping background tasks for sure.
+"""Running and stopping background tasks for sure.
+
+`run_forever` keeps a consumer loop alive: a failure (Redis gone mid-way, a bug) is logged and the loop
+started again, while a cancellation ends it.
+
 
 A task blocked in a Redis read can swallow one cancellation (redis-py retries its read), so "cancel, then
 await" may wait for ever and a role never stops. `cancel_and_wait` cancels again until the tasks are done,
@@ -9,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 log = logging.getLogger(__name__)
 
@@ -33,3 +37,15 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task | None], timeout: float =
     for task in pending:
         log.error("task %s did not stop within %.1f s", task.get_name(), timeout)
     return pending
+
+
+async def run_forever(run: Callable[[], Awaitable[None]], what: str, pause_s: float = 1.0) -> None:
+    """Call `run` again each time it fails, `pause_s` after the failure, until cancelled."""
+    while True:
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed: restarting in %g s", what, pause_s)
+            await asyncio.sleep(pause_s)

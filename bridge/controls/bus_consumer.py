@@ -4,16 +4,14 @@ frees the expert, tells the agent). Runs in the bridge role."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import TYPE_CHECKING
 
-from redis.exceptions import RedisError, ResponseError
-
 from bridge.controls.notifier import ControlNotifier
 from bridge.controls.services import ControlStore, close_on_hangup
 from hotline.bus import EventBus
+from hotline.tasks import run_forever
 
 if TYPE_CHECKING:
     from hotline.runtime import RoleContext
@@ -34,24 +32,8 @@ class ControlConsumer:
 
     async def run(self) -> None:
         key = self.bus.key(self.stream)
-        try:
-            await self.bus.redis.xgroup_create(key, GROUP, id=self.start_id, mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-        cursor = "0"  # our pending entries first, then new ones
-        while True:
-            try:
-                reply = await self.bus.redis.xreadgroup(GROUP, self.consumer, {key: cursor}, count=200,
-                                                        block=None if cursor != ">" else self.block_ms)
-            except (RedisError, OSError) as exc:
-                log.warning("reading %s failed (%s): retrying", self.stream, exc)
-                await asyncio.sleep(0.5)
-                continue
-            entries = reply[0][1] if reply else []
-            if cursor != ">" and not entries:
-                cursor = ">"
-                continue
+        async for entries in self.bus.group_batches(self.stream, GROUP, self.consumer, start_id=self.start_id,
+                                                    count=200, block_ms=self.block_ms):
             for entry_id, fields in entries:
                 try:
                     event = json.loads(fields["data"]) if fields else {}
@@ -60,19 +42,8 @@ class ControlConsumer:
                         self.closed += closed is not None
                 except (ValueError, KeyError):
                     log.exception("calls entry %s unreadable: skipped", entry_id)
-            if entries:
-                await self.bus.redis.xack(key, GROUP, *[e[0] for e in entries])
-                if cursor != ">":
-                    cursor = entries[-1][0]
+            await self.bus.redis.xack(key, GROUP, *[e[0] for e in entries])
 
 
 async def run(ctx: RoleContext) -> None:
-    consumer = ControlConsumer(ctx.bus)
-    while True:  # the group keeps our place across restarts
-        try:
-            await consumer.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("control consumer failed: restarting in 1 s")
-            await asyncio.sleep(1.0)
+    await run_forever(ControlConsumer(ctx.bus).run, "control consumer")  # the group keeps our place

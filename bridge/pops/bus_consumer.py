@@ -42,6 +42,7 @@ from bridge.pops.notifier import PopNotifier
 from bridge.pops.services import AuditWriter, PopBuilder, content_json, make_pop, pop_actor
 from hotline.bus import EventBus, agent_stream
 from hotline.heap import freeze_long_lived
+from hotline.tasks import run_forever
 
 if TYPE_CHECKING:
     from hotline.runtime import RoleContext
@@ -292,11 +293,5 @@ async def run_role(ctx: RoleContext, consumer: PopConsumer | None = None) -> Non
     # the index is hundreds of thousands of long-lived objects: keep them out of the collector's full
     # passes, which would otherwise stall pops for tens of milliseconds (bench/screen_pop.py)
     freeze_long_lived()
-    while True:  # Redis down at start, or a bug: start over (the group keeps our place)
-        try:
-            await consumer.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("screen-pop consumer failed: restarting in 1 s")
-            await asyncio.sleep(1.0)
+    # Redis down at start, or a bug: start over (the group keeps our place)
+    await run_forever(consumer.run, "screen-pop consumer")
