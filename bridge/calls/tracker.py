@@ -327,10 +327,9 @@ class CallTracker:
         them ready (HOTLINE_LAST_AGENT, acd/routing.py): the pop and the figures follow it as a queue call."""
         leg = frame.get("DestChannel", "")
         agent = seat_of(leg)
-        if not leg or not agent.isdigit():
-            return []  # not a seat (the IVR's emergency transfer dials 110@emergency)
-        if frame.get("Context") == QUEUE_CONTEXT:
-            call.queue = call.queue or frame.get("Exten") or None
+        if frame.get("Context") != QUEUE_CONTEXT or not leg or not agent.isdigit():
+            return []  # not the queue entry's Dial of a seat (the IVR's emergency transfer dials 110@emergency)
+        call.queue = call.queue or frame.get("Exten") or None
         call.direct_leg, call.dialled_at, call.wait_seconds = leg, ts, 0.0
         call.ringing[agent] = leg
         self._channels[leg] = (call, AGENT)

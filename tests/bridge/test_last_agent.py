@@ -53,3 +53,22 @@ async def test_the_last_agent_not_answering_sends_the_call_to_the_queue(redis_as
         assert [(p["type"], p.get("reason")) for p in await r.pops("1001")] == [
             ("pop.ringing", None), ("pop.hangup", "ring_noanswer")]
         await r.wait_pop("1002", "pop.answered", call_id=call.uniqueid)
+
+
+def test_only_the_queue_entrys_dial_of_a_seat_counts_as_the_last_agent_ringing() -> None:
+    from bridge.calls.tracker import CallTracker
+    from hotline.ami.frames import Frame
+
+    tracker = CallTracker()
+    uid, citizen = "1795300000.1", "PJSIP/carrier-00000001"
+    tracker.feed(Frame.of({"Event": "Newchannel", "Channel": citizen, "Uniqueid": uid, "Linkedid": uid,
+                           "CallerIDNum": NUMBER, "CallerIDName": ""}), 1.0)
+
+    def dial(context: str, dest: str, exten: str = "hotline-general") -> list[dict]:
+        return tracker.feed(Frame.of({"Event": "DialBegin", "Channel": citizen, "Uniqueid": uid, "Context": context,
+                                      "Exten": exten, "DestChannel": dest, "DialString": dest}), 2.0)
+
+    assert dial("transfer-emergency", "PJSIP/emergency-00000002", "110") == []  # the IVR's emergency hand-off
+    assert dial("from-agents", "PJSIP/1001-00000003") == []  # a seat, but not the queue entry's Dial
+    [ringing] = dial("hotline-queue", "PJSIP/1001-00000004")
+    assert (ringing["type"], ringing["agent"], ringing["call"]["queue"]) == ("call.ringing", "1001", "hotline-general")
