@@ -9,6 +9,7 @@ from bridge.threeway.state import ThreeWayMachine
 from bridge.transfers.state import TransferMachine
 
 CITIZEN, AGENT, FAR_END, EXPERT = "citizen", "agent", "far_end", "expert"  # roles of channels in a call
+QUEUE_CONTEXT = "hotline-queue"  # asterisk_config: one extension per queue, the last agent's Dial() then Queue()
 MAX_IVR_PATH = 64  # AGI commands kept per call: a looping IVR must not grow a call without bound
 
 

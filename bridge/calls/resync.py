@@ -3,15 +3,16 @@
 What a channel shows (recorded in status.actions.jsonl): the citizen's channel runs `Application: Queue`
 while waiting *and* while talking to the agent (then it has a `BridgeId` shared with the agent's leg,
 whose `Linkedid` is the citizen's Uniqueid); `AGI` while in the IVR; `ConfBridge` in a three-way room;
-`Dial` after a Redirect to 110/119/120. The machines are driven through their ordinary transitions so
-consumers see the same event sequence as live.
+`Dial` after a Redirect to 110/119/120, and `Dial` in the queue entry's context while the caller's last
+agent rings or talks (before any queue; its leg shares the `BridgeId` once answered). The machines are
+driven through their ordinary transitions so consumers see the same event sequence as live.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bridge.calls.record import AGENT, CITIZEN, FAR_END, Call, seat_of
+from bridge.calls.record import AGENT, CITIZEN, FAR_END, QUEUE_CONTEXT, Call, seat_of
 from bridge.calls.state import CallState
 from bridge.threeway.state import ThreeWayMachine, call_id_of_room
 from bridge.transfers.state import TransferMachine, dial_target
@@ -69,7 +70,10 @@ def rebuild(tracker: CallTracker, channels: list[Headers], waits: dict[str, Head
                 call.ringing.clear()
                 tracker._channels[call.agent_channel] = (call, AGENT)
                 events += tracker._fire(call, "answered", ts, extra={"agent": call.agent, "resync": True})
-        if app == "Dial" and call.machine.state in (CallState.TALKING, CallState.IN_CONFERENCE):
+        last_agent = app == "Dial" and info.get("Context") == QUEUE_CONTEXT
+        if last_agent and call.machine.state == CallState.IVR:
+            events += _last_agent_dial(tracker, call, info, legs.get(uid, []), bridge, ts)
+        if app == "Dial" and not last_agent and call.machine.state in (CallState.TALKING, CallState.IN_CONFERENCE):
             call.transfer = TransferMachine(uid, dial_target(data.split(",", 1)[0]), "redirect")
             call.transfer.fire("dial_begin")
             far = next((leg for leg in legs.get(uid, []) if bridge and leg.get("BridgeId") == bridge), None)
@@ -87,4 +91,25 @@ def rebuild(tracker: CallTracker, channels: list[Headers], waits: dict[str, Head
 
     for uid in [uid for uid in tracker.active if uid not in citizens]:
         events += [dict(e, resync=True) for e in tracker._end(tracker.active[uid], ts)]
+    return events
+
+
+def _last_agent_dial(tracker: CallTracker, call: Call, info: Headers, legs: list[Headers], bridge: str | None,
+                     ts: float) -> list[dict]:
+    """The queue entry's Dial() of the caller's last agent, ringing or answered (its leg in the bridge)."""
+    seats = [leg for leg in legs if seat_of(leg.get("Channel", "")).isdigit()]
+    leg = next((s for s in seats if bridge and s.get("BridgeId") == bridge), None) or next(iter(seats), None)
+    if leg is None:
+        return []
+    channel, agent = leg["Channel"], seat_of(leg["Channel"])
+    call.queue = call.queue or info.get("Exten") or None
+    call.direct_leg, call.dialled_at = channel, ts
+    call.ringing[agent] = channel
+    tracker._channels[channel] = (call, AGENT)
+    events = tracker._fire(call, "ringing", ts, extra={"agent": agent, "resync": True})
+    if bridge and leg.get("BridgeId") == bridge:  # answered before the reconnect
+        call.direct_leg = None
+        call.ringing.clear()
+        call.agent, call.agent_channel, call.answered_at = agent, channel, ts
+        events += tracker._fire(call, "answered", ts, extra={"agent": agent, "resync": True})
     return events

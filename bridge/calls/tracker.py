@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bridge.calls.record import AGENT, CITIZEN, EXPERT, FAR_END, MAX_IVR_PATH, Call, seat_of
+from bridge.calls.record import AGENT, CITIZEN, EXPERT, FAR_END, MAX_IVR_PATH, QUEUE_CONTEXT, Call, seat_of
 from bridge.calls.resync import rebuild
 from bridge.calls.state import CallState
 from bridge.threeway.state import ThreeWayMachine, call_id_of_room
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 IVR_VARIABLES = {"HOTLINE_CATEGORY": "category", "HOTLINE_PRIORITY": "priority", "HOTLINE_IVR_PATH": "steps"}
 IVR_APPLICATIONS = frozenset({"AGI"})
 TRANSFERABLE = (CallState.TALKING, CallState.IN_CONFERENCE)
-QUEUE_CONTEXT = "hotline-queue"  # asterisk_config: one extension per queue, the last agent's Dial() then Queue()
 
 Event = dict[str, Any]
 

@@ -72,3 +72,30 @@ def test_only_the_queue_entrys_dial_of_a_seat_counts_as_the_last_agent_ringing()
     assert dial("from-agents", "PJSIP/1001-00000003") == []  # a seat, but not the queue entry's Dial
     [ringing] = dial("hotline-queue", "PJSIP/1001-00000004")
     assert (ringing["type"], ringing["agent"], ringing["call"]["queue"]) == ("call.ringing", "1001", "hotline-general")
+
+
+async def test_a_reconnect_rebuilds_a_call_with_its_last_agent(redis_async, db_session_factory) -> None:
+    """After an AMI reconnect the snapshot shows the citizen in the queue entry's Dial(): ringing the last agent,
+    or talking to them (not a transfer to 110, which is also a Dial)."""
+    import time
+
+    from bridge.calls.tracker import CallTracker
+
+    slow = SeatBehaviour(answer_delay=Constant(600.0))  # 1002 lets it ring
+    async with rig(redis_async, db_session_factory, config=platform(**{"1002": slow})) as r:
+        talking = await r.sim.place_call(caller="13700000011", ivr_vars=IVR, talk_time=None)
+        ringing = await r.sim.place_call(caller="13700000012", ivr_vars=IVR | {"HOTLINE_LAST_AGENT": "1002"},
+                                         talk_time=None)
+        await r.wait_call_event(talking.uniqueid, "call.answered")
+        await r.wait_call_event(ringing.uniqueid, "call.ringing")
+        assert r.ami is not None
+        frames = await r.ami.send_action({"Action": "CoreShowChannels"}, check=False)
+        fresh = CallTracker()  # a bridge that starts now, or lost its state
+        events = fresh.resync(frames if isinstance(frames, list) else [frames], time.time())
+        kinds = {(e["call_id"], e["type"], e.get("agent")) for e in events}
+        assert kinds == {(talking.uniqueid, "call.started", None), (talking.uniqueid, "call.ringing", "1001"),
+                         (talking.uniqueid, "call.answered", "1001"), (ringing.uniqueid, "call.started", None),
+                         (ringing.uniqueid, "call.ringing", "1002")}
+        assert fresh.active[talking.uniqueid].queue == "hotline-general"
+        talking.citizen_hangs_up()
+        ringing.citizen_hangs_up()
