@@ -74,7 +74,11 @@
     if (!event || typeof event !== "object" || StateBar.fromEvent(event)) return;
     if (typeof event.type === "string" && event.type.startsWith("control.")) {
       const text = controlText(event);
-      if (event.call_id === currentCall) setText("control-status", text);
+      if (event.call_id === currentCall) {
+        setText("control-status", text);
+        // the citizen is with 110/119/120 now: this seat's part of the call is over
+        if (event.state === "handed_over") setText("pop-status", "已转接" + (TARGET[event.target] || ""));
+      }
       log(text);
       setTimeout(StateBar.refresh, 1000);  // a transfer ends the agent's leg: the ACD starts 话后整理
       return;
@@ -166,6 +170,7 @@
     const result = await api("POST", path, body);
     if (!result.ok) { toast(button.textContent + "失败：" + errorText(result), true); return; }
     log(button.textContent + "：已发出");
+    if (action === "hangup") setText("pop-status", "已挂断");  // the agent's leg (a room goes on without it)
   }
 
   async function searchHistory(ev) {

@@ -229,6 +229,7 @@ def test_an_agents_calls_end_to_end(platform: Platform, db_session_factory, arti
             agent.fill("#wo-content", "来电称楼下有人持刀斗殴")  # goes with the hand-off as the 警情摘要
             agent.click("button.call-action[data-action=transfer][data-target='110']")
             expect(agent.locator("#control-status")).to_contain_text("转接（110）：已转出", timeout=10_000)
+            expect(agent.locator("#pop-status")).to_have_text("已转接110")
             assert platform.channel_of(second) == ("transfer-emergency", "110")  # the citizen is with 110
             with db_session_factory() as session:
                 handoff = session.scalars(select(Handoff).where(Handoff.call_id == second.uniqueid)).one()
@@ -258,6 +259,7 @@ def test_an_agents_calls_end_to_end(platform: Platform, db_session_factory, arti
             agent.screenshot(path=str(artifacts_dir / "flow-5-threeway.png"), full_page=True)
             agent.click("button.call-action[data-action=hangup]")  # the agent leaves the room
             expect(agent.locator("#event-log")).to_contain_text("挂断：已发出")
+            expect(agent.locator("#pop-status")).to_have_text("已挂断")
             platform.run(asyncio.sleep(1.0))
             assert platform.room_members(third) == ["PJSIP/2001", "citizen"]  # the citizen and the expert go on
 
