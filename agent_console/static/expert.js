@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { api, errorText, el, clear, toast, log, connect } = HotlineConsole;
+  const { api, errorText, el, clear, setText, toast, log, connect } = HotlineConsole;
   const invitations = new Map();  // call_id -> latest event
 
   async function answer(callId, accept) {
@@ -36,9 +36,16 @@
       PopPanel.show(event);
       render();
       log("收到会商邀请：" + (event.caller_number || event.call_id));
+    } else if (event.type === "pop.hangup") {
+      // the case stays on screen (the expert may still be writing it up); only its status changes
+      if (document.getElementById("pop-call-id").textContent === event.call_id) {
+        setText("pop-status", PopPanel.hangupText(event.reason));
+      }
+      invitations.delete(event.call_id);
+      render();
+      log(PopPanel.hangupText(event.reason) + "：" + (event.caller_number || event.call_id));
     } else if (event.type && event.type.startsWith("pop.")) {
       PopPanel.show(event);
-      if (event.type === "pop.hangup") { invitations.delete(event.call_id); render(); }
       log(PopPanel.STATUS[event.type] || event.type);
     }
   }

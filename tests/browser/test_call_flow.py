@@ -267,6 +267,8 @@ def test_an_agents_calls_end_to_end(platform: Platform, db_session_factory, arti
             platform.hang_up(third)
             expect(agent.locator("#control-status")).to_contain_text("三方通话（专家 2001）：已结束", timeout=10_000)
             expect(expert.locator("#pop-status")).to_have_text("已挂机", timeout=10_000)
+            expect(expert.locator("#pop-history")).to_contain_text("小区夜间施工噪音扰民")  # the case stays
+            expect(expert.locator("#invitations li")).to_have_text("暂无邀请")
             expert.screenshot(path=str(artifacts_dir / "flow-6-room-closed.png"), full_page=True)
             platform.hang_up(first)  # (already gone: a no-op)
             assert not errors, errors
