@@ -431,4 +431,4 @@ class AgentService:
     async def _require_logged_in(self, agent_id: str) -> None:
         agent = await self.store.get(agent_id)
         if agent.state == S.logged_out:
-            raise AcdError(f"agent {agent_id} is not logged in")
+            raise AcdError(f"请先签入 (agent {agent_id} is not logged in)")

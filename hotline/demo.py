@@ -3,7 +3,7 @@
 One process runs every role (ivr, bridge, acd, console, metrics, scheduler) with SQLite under var/ and an
 embedded redis-server; the simulator plays Asterisk (AMI and FastAGI) with a steady call load; simulated
 seats log in through the ACD, answer, and turn their calls into work orders. Seat 1001 is left for you:
-log in at http://127.0.0.1:8000 as agent1001 and press 示闲 to take calls yourself.
+log in at http://127.0.0.1:8000 as agent1001 and press 签入 to take calls yourself.
 
 `python -m hotline.demo --duration 60` stops by itself and prints a summary.
 """
