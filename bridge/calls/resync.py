@@ -101,15 +101,7 @@ def _last_agent_dial(tracker: CallTracker, call: Call, info: Headers, legs: list
     leg = next((s for s in seats if bridge and s.get("BridgeId") == bridge), None) or next(iter(seats), None)
     if leg is None:
         return []
-    channel, agent = leg["Channel"], seat_of(leg["Channel"])
-    call.queue = call.queue or info.get("Exten") or None
-    call.direct_leg, call.dialled_at = channel, ts
-    call.ringing[agent] = channel
-    tracker._channels[channel] = (call, AGENT)
-    events = tracker._fire(call, "ringing", ts, extra={"agent": agent, "resync": True})
+    events = tracker._ring_last_agent(call, leg["Channel"], info.get("Exten"), ts, resync=True)
     if bridge and leg.get("BridgeId") == bridge:  # answered before the reconnect
-        call.direct_leg = None
-        call.ringing.clear()
-        call.agent, call.agent_channel, call.answered_at = agent, channel, ts
-        events += tracker._fire(call, "answered", ts, extra={"agent": agent, "resync": True})
+        events += tracker._last_agent_answered(call, leg["Channel"], ts, resync=True)
     return events

@@ -325,27 +325,37 @@ class CallTracker:
         """Before the queue, the dialplan rings the agent who last answered this caller, when the ACD found
         them ready (HOTLINE_LAST_AGENT, acd/routing.py): the pop and the figures follow it as a queue call."""
         leg = frame.get("DestChannel", "")
-        agent = seat_of(leg)
-        if frame.get("Context") != QUEUE_CONTEXT or not leg or not agent.isdigit():
+        if frame.get("Context") != QUEUE_CONTEXT or not leg or not seat_of(leg).isdigit():
             return []  # not the queue entry's Dial of a seat (the IVR's emergency transfer dials 110@emergency)
-        call.queue = call.queue or frame.get("Exten") or None
-        call.direct_leg, call.dialled_at, call.wait_seconds = leg, ts, 0.0
-        call.ringing[agent] = leg
-        self._channels[leg] = (call, AGENT)
-        return self._fire(call, "ringing", ts, extra={"agent": agent})
+        return self._ring_last_agent(call, leg, frame.get("Exten"), ts)
 
     def _last_agent_dial_ended(self, call: Call, leg: str, frame: Frame, ts: float) -> list[Event]:
+        if frame.get("DialStatus") == "ANSWER":
+            return self._last_agent_answered(call, leg, ts)
         call.direct_leg = None
         agent = seat_of(leg)
         call.ringing.pop(agent, None)
-        if frame.get("DialStatus") == "ANSWER":
-            call.agent, call.agent_channel, call.answered_at = agent, leg, ts
-            call.wait_seconds = round(ts - (call.dialled_at or ts), 3)
-            return self._fire(call, "answered", ts, extra={"agent": agent})
         self._channels.pop(leg, None)
         call.missed_by.append(agent)
         # NOANSWER, BUSY, CHANUNAVAIL: the dialplan goes on to Queue() (QueueCallerJoin: call.queued)
         return self._fire(call, "ring_noanswer", ts, CallState.IVR, extra={"agent": agent})
+
+    # (also called by resync.rebuild, from what a reconnect's snapshot shows)
+    def _ring_last_agent(self, call: Call, leg: str, queue: str | None, ts: float, **extra: Any) -> list[Event]:
+        agent = seat_of(leg)
+        call.queue = call.queue or queue or None
+        call.direct_leg, call.dialled_at, call.wait_seconds = leg, ts, 0.0
+        call.ringing[agent] = leg
+        self._channels[leg] = (call, AGENT)
+        return self._fire(call, "ringing", ts, extra={"agent": agent, **extra})
+
+    def _last_agent_answered(self, call: Call, leg: str, ts: float, **extra: Any) -> list[Event]:
+        call.direct_leg = None
+        agent = seat_of(leg)
+        call.ringing.pop(agent, None)
+        call.agent, call.agent_channel, call.answered_at = agent, leg, ts
+        call.wait_seconds = round(ts - (call.dialled_at or ts), 3)
+        return self._fire(call, "answered", ts, extra={"agent": agent, **extra})
 
     def _on_blind_transfer(self, frame: Frame, ts: float) -> list[Event]:
         entry = self._channels.get(frame.get("TransfereeChannel", ""))
