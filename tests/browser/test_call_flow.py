@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,14 @@ class Platform:
             pops = [(e.get("type"), e.get("call_id"), e.get("reason")) for _id, e in await bus.read_since("agent:1001")]
             return f"calls {calls}; members {members}; events {events}; pops {pops}"
         return self.run(describe())
+
+    def wait_for(self, condition: Any, timeout: float = 10.0) -> None:
+        """Until `condition()` holds (it asks the simulator through `run`, so it is called from this thread)."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not reached within {timeout} s: {self.describe()}")
+            time.sleep(0.05)
 
     def room_members(self, call: CitizenCall) -> list[str]:
         """Who is in the call's three-way room now: the citizen, and seats by endpoint."""
@@ -257,11 +266,11 @@ def test_an_agents_calls_end_to_end(platform: Platform, db_session_factory, arti
             expect(agent.locator("#control-status")).to_contain_text("三方通话（专家 2001）：已接通", timeout=15_000)
             assert platform.channel_of(third)[0] in ("threeway-citizen", "conference")  # in the room
             agent.screenshot(path=str(artifacts_dir / "flow-5-threeway.png"), full_page=True)
+            assert platform.room_members(third) == ["PJSIP/1001", "PJSIP/2001", "citizen"]
             agent.click("button.call-action[data-action=hangup]")  # the agent leaves the room
             expect(agent.locator("#event-log")).to_contain_text("挂断：已发出")
             expect(agent.locator("#pop-status")).to_have_text("已挂断")
-            platform.run(asyncio.sleep(1.0))
-            assert platform.room_members(third) == ["PJSIP/2001", "citizen"]  # the citizen and the expert go on
+            platform.wait_for(lambda: platform.room_members(third) == ["PJSIP/2001", "citizen"])  # they go on
 
             # the citizen hangs up: the room closes, both pages are told
             platform.hang_up(third)
@@ -270,7 +279,6 @@ def test_an_agents_calls_end_to_end(platform: Platform, db_session_factory, arti
             expect(expert.locator("#pop-history")).to_contain_text("小区夜间施工噪音扰民")  # the case stays
             expect(expert.locator("#invitations li")).to_have_text("暂无邀请")
             expert.screenshot(path=str(artifacts_dir / "flow-6-room-closed.png"), full_page=True)
-            platform.hang_up(first)  # (already gone: a no-op)
             assert not errors, errors
         finally:
             browser.close()
