@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from acd.bus_consumer import REQUESTS_STREAM
 from acd.services import AgentStore
 
 from .schemas import ConfirmedState
-
-__all__ = ["REQUESTS_STREAM", "confirmed_state"]
 
 
 async def confirmed_state(client: aioredis.Redis, agent_id: str) -> ConfirmedState:

@@ -10,11 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from acd.bus_consumer import REQUESTS_STREAM
 from hotline.api_deps import get_db
 from hotline.bus import EventBus
 from hotline.security import Principal, Role, require_roles
 
-from .agent_state import REQUESTS_STREAM
 from .models import ConsoleUser
 from .schemas import PAUSE_REASON_LABELS, Me, StateAccepted, StateRequest, UserCreate, UserOut
 from .sessions import COOKIE_NAME

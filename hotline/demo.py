@@ -1,6 +1,6 @@
 """`make demo`: the whole platform on its embedded defaults, against the PBX simulator.
 
-One process runs every role (ivr, bridge, acd, console, metrics, scheduler) with SQLite under var/ and an
+One process runs every role (ivr, bridge, pops, acd, console, metrics, scheduler, calls) with SQLite under var/ and an
 embedded redis-server; the simulator plays Asterisk (AMI and FastAGI) with a steady call load; simulated
 seats log in through the ACD, answer, and turn their calls into work orders. Seat 1001 is left for you:
 log in at http://127.0.0.1:8000 as agent1001 and press 签入 to take calls yourself.
