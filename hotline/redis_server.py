@@ -32,7 +32,10 @@ class EmbeddedRedis:
                 "--save", "", "--appendonly", "no", "--protected-mode", "yes"]
         if self.workdir:
             args += ["--dir", str(self.workdir)]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # a session of its own: a terminal's Ctrl-C reaches the platform only, which then stops this server
+        # itself after its last reads (the demo's summary), instead of both dying at once
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -117,6 +117,10 @@ class FastAgiServer:
         self.stats.accepted += 1
         try:
             await self._run(reader, writer)
+        except asyncio.CancelledError:
+            # the server is closing: end quietly. A connection task that ends cancelled makes CPython 3.11's
+            # start_server callback log a traceback (it asks the cancelled task for its exception).
+            pass
         finally:
             self.active.discard(task)
             writer.close()

@@ -92,3 +92,24 @@ async def test_the_first_commands_after_a_redis_restart_go_through() -> None:
     finally:
         await bus.redis.aclose()
         server.stop()
+
+
+
+def test_the_embedded_redis_is_out_of_reach_of_a_terminals_ctrl_c() -> None:
+    """Ctrl-C sends SIGINT to the terminal's whole process group: the embedded Redis must outlive it, so that
+    the demo can read its last figures and then stop the server itself, rather than both dying at once."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal, time\n"
+        "from hotline.redis_server import EmbeddedRedis\n"
+        "server = EmbeddedRedis().start()\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)  # this process plays the demo, which handles it\n"
+        "os.killpg(0, signal.SIGINT)  # the terminal's Ctrl-C, to our whole group\n"
+        "time.sleep(0.3)\n"
+        "print('alive' if server.process.poll() is None else 'killed')\n"
+        "server.stop()\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30,
+                            start_new_session=True)  # a group of its own, like a terminal's foreground job
+    assert result.stdout.strip() == "alive", result.stderr

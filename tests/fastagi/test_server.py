@@ -186,7 +186,7 @@ async def test_many_concurrent_sessions() -> None:
     assert sorted(e["agi_uniqueid"] for e in route.envs) == sorted(f"1.{i}" for i in range(200))
 
 
-async def test_close_cancels_stuck_sessions() -> None:
+async def test_close_cancels_stuck_sessions(caplog: pytest.LogCaptureFixture) -> None:
     started = asyncio.Event()
 
     async def route(session: AgiSession) -> None:
@@ -197,8 +197,12 @@ async def test_close_cancels_stuck_sessions() -> None:
     _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(("".join(f"{k}: {v}\n" for k, v in env_for("ivr").items()) + "\n").encode())
     await started.wait()
-    await server.close(grace=0.1)
+    with caplog.at_level("ERROR", logger="asyncio"):
+        await server.close(grace=0.1)
+        await asyncio.sleep(0.05)  # CPython 3.11's start_server callback would log on the next iterations
     assert not server.active
+    # quietly: no traceback for a session task that ended cancelled (a Ctrl-C of the demo, a deploy)
+    assert [r for r in caplog.records if r.name == "asyncio"] == []
     writer.close()
 
 
